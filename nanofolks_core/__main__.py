@@ -1,0 +1,3 @@
+from nanofolks_core.cli import run
+
+run()

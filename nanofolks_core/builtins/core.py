@@ -1,0 +1,45 @@
+"""The ``core`` plugin: built-in defaults, registered like any other plugin.
+
+Other plugins may replace any of these by registering a spec of the same kind and name.
+"""
+
+from __future__ import annotations
+
+from nanofolks_core.api import SecretPatternSpec, SessionStoreSpec, hookimpl
+
+NANOFOLKS_API = "1.0"
+
+# Credentials the sanitizer masks before text reaches a model, a log or a session file.
+# Prefixed tokens first: they are unambiguous.
+_SECRET_PATTERNS = {
+    "openrouter-key": r"sk-or-v1-[A-Za-z0-9]{16,}",
+    "anthropic-key": r"sk-ant-[A-Za-z0-9_\-]{16,}",
+    "openai-key": r"sk-(?:proj-)?[A-Za-z0-9_\-]{20,}",
+    "groq-key": r"gsk_[A-Za-z0-9]{20,}",
+    "github-token": r"gh[pousr]_[A-Za-z0-9]{20,}",
+    "slack-token": r"xox[abposr]-[A-Za-z0-9\-]{10,}",
+    "google-api-key": r"AIza[0-9A-Za-z_\-]{35}",
+    "aws-access-key": r"AKIA[0-9A-Z]{16}",
+    "telegram-bot-token": r"\b\d{8,10}:[A-Za-z0-9_\-]{35}\b",
+    "jwt": r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
+    "private-key": r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----",
+    "bearer-token": r"(?i)\bbearer\s+[A-Za-z0-9_\-\.=]{16,}",
+    "url-password": r"(?i)\b[a-z][a-z0-9+\-.]*://[^\s:/@]+:[^\s@/]+@",
+}
+
+
+@hookimpl
+def nanofolks_register_secret_patterns(register):
+    for name, pattern in _SECRET_PATTERNS.items():
+        register(SecretPatternSpec(name=name, summary=f"masks {name.replace('-', ' ')}s", pattern=pattern))
+
+
+@hookimpl
+def nanofolks_register_session_stores(register):
+    register(
+        SessionStoreSpec(
+            name="file",
+            summary="Room history in JSON files with compare-and-set (default)",
+            factory="nanofolks_core.sessions:FileSessionStore",
+        )
+    )

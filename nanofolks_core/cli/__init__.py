@@ -1,0 +1,106 @@
+"""The ``nanofolks`` command line. Subcommands are imported only when used."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from nanofolks_core import __version__
+from nanofolks_core.errors import NanofolksError
+
+# name -> (import string, one-line help). The core's own commands; plugins add more through
+# the nanofolks_register_commands hook.
+CORE_COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("nanofolks_core.cli.config_cmd:config", "Show, check and locate the config file."),
+    "plugins": ("nanofolks_core.cli.plugins_cmd:plugins", "List, inspect, enable and disable plugins."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use; plugin commands come from the registry."""
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, object]:
+        from nanofolks_core.cli.app import App
+
+        app = ctx.ensure_object(App)
+        return {spec.name: spec for spec in app.host.registry.all("command")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(CORE_COMMANDS)
+        try:
+            names |= set(self._plugin_commands(ctx))
+        except NanofolksError:
+            pass  # a broken config must not hide the core commands from --help
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from nanofolks_core.specs import import_object
+
+        if cmd_name in CORE_COMMANDS:
+            return import_object(CORE_COMMANDS[cmd_name][0])
+        spec = self._plugin_commands(ctx).get(cmd_name)
+        if spec is None:
+            return None
+        command = spec.load()
+        if not isinstance(command, click.Command):
+            raise NanofolksError(
+                f"plugin command {cmd_name!r} ({spec.factory}) is not a click command; "
+                "check the plugin or disable it with `nanofolks plugins disable`"
+            )
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Use each command's summary without importing it.
+        rows = []
+        plugin_specs = {}
+        try:
+            plugin_specs = self._plugin_commands(ctx)
+        except NanofolksError:
+            pass
+        for name in self.list_commands(ctx):
+            if name in CORE_COMMANDS:
+                rows.append((name, CORE_COMMANDS[name][1]))
+            elif name in plugin_specs:
+                rows.append((name, plugin_specs[name].summary))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="nanofolks", message="%(prog)s %(version)s")
+def cli() -> None:
+    """nanofolks: your crew's already on it.
+
+    A crew of six AI characters (Leader, Researcher, Coder, Social, Creative, Auditor)
+    that talk to you from the terminal and your chat apps. Data lives in ~/.nanofolks
+    (set NANOFOLKS_HOME to move it).
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user mistakes print a message and exit non-zero, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="nanofolks", standalone_mode=False)
+    except NanofolksError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())

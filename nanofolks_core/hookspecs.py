@@ -1,0 +1,224 @@
+"""Hook specifications: the one source of truth for what plugins can contribute.
+
+Every hook is documented in docs/hooks.md (a test enforces it). Hooks evolve additively:
+an implementation may accept fewer arguments than its spec lists.
+
+Registration hooks receive a ``register`` callback and call it with spec records
+(``nanofolks_core.api``). They must be cheap: no I/O, no heavy imports. The core calls
+them one implementation at a time, so one plugin's exception cannot stop the others.
+
+Pipeline-event hooks run on every message; keep them fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from nanofolks_core.messages import InboundMessage, LLMRequest, LLMResponse, OutboundMessage, ToolCall
+    from nanofolks_core.specs import (
+        ChannelSpec,
+        ClassifierSpec,
+        CommandSpec,
+        ConfigSectionSpec,
+        MemoryBackendSpec,
+        ProviderSpec,
+        SecretPatternSpec,
+        SecretStoreSpec,
+        SessionStoreSpec,
+        SkillScannerSpec,
+        SkillSpec,
+        TeamSpec,
+        TierSpec,
+        ToolSpec,
+    )
+
+hookspec = pluggy.HookspecMarker("nanofolks")
+
+# ---------------------------------------------------------------------------
+# Registration: called once per process when the registry is built.
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def nanofolks_register_channels(register: Callable[[ChannelSpec], None]) -> None:
+    """Register chat channels.
+
+    :param register: call with one :class:`ChannelSpec` per channel.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_providers(register: Callable[[ProviderSpec], None]) -> None:
+    """Register LLM providers.
+
+    :param register: call with one :class:`ProviderSpec` per provider.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_memory_backends(register: Callable[[MemoryBackendSpec], None]) -> None:
+    """Register memory backends (``memory.backend`` in config picks one).
+
+    :param register: call with one :class:`MemoryBackendSpec` per backend.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_session_stores(register: Callable[[SessionStoreSpec], None]) -> None:
+    """Register stores for room history (``storage.backend`` in config picks one).
+
+    :param register: call with one :class:`SessionStoreSpec` per store.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_router_tiers(register: Callable[[TierSpec], None]) -> None:
+    """Register router tiers (simple, medium, complex, reasoning, coding ...).
+
+    :param register: call with one :class:`TierSpec` per tier.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_tier_classifiers(register: Callable[[ClassifierSpec], None]) -> None:
+    """Register tier classifiers that decide which tier a message needs.
+
+    :param register: call with one :class:`ClassifierSpec` per classifier.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_teams(register: Callable[[TeamSpec], None]) -> None:
+    """Register team persona packs.
+
+    :param register: call with one :class:`TeamSpec` per team.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_skills(register: Callable[[SkillSpec], None]) -> None:
+    """Register skills (folders with a SKILL.md).
+
+    :param register: call with one :class:`SkillSpec` per skill.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_skill_scanners(register: Callable[[SkillScannerSpec], None]) -> None:
+    """Register security scanners that rate skills before they load.
+
+    :param register: call with one :class:`SkillScannerSpec` per scanner.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_secret_stores(register: Callable[[SecretStoreSpec], None]) -> None:
+    """Register secret stores (``keyring:`` references in config are resolved through them).
+
+    :param register: call with one :class:`SecretStoreSpec` per store.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_secret_patterns(register: Callable[[SecretPatternSpec], None]) -> None:
+    """Register regular expressions that recognise credentials for the secret sanitizer.
+
+    :param register: call with one :class:`SecretPatternSpec` per pattern.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_tools(register: Callable[[ToolSpec], None]) -> None:
+    """Register tools bots may call in the tool loop.
+
+    :param register: call with one :class:`ToolSpec` per tool.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_commands(register: Callable[[CommandSpec], None]) -> None:
+    """Register top-level CLI commands (``nanofolks <name> ...``).
+
+    :param register: call with one :class:`CommandSpec` per command; its ``factory`` names a
+        click command or group, imported only when the command is run.
+    Called when the CLI lists or resolves commands. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_config_sections(register: Callable[[ConfigSectionSpec], None]) -> None:
+    """Register config sections not tied to one spec (``routing``, ``routines`` ...).
+
+    :param register: call with one :class:`ConfigSectionSpec` per section.
+    Called when config is loaded. Returns nothing.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Pipeline events: called for every message. Implementations run one at a time in
+# pluggy's order; a returned record replaces the one the next implementation sees.
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def nanofolks_message_in(message: InboundMessage) -> InboundMessage | None:
+    """A message arrived from a channel, before the pipeline tags it.
+
+    :param message: the inbound message.
+    :return: a replacement message (``attrs.evolve``), or None to keep it.
+    """
+
+
+@hookspec
+def nanofolks_message_out(message: OutboundMessage) -> OutboundMessage | None:
+    """A reply is about to be sent to a channel and stored in room history.
+
+    :param message: the outbound message.
+    :return: a replacement message, or None to keep it.
+    """
+
+
+@hookspec
+def nanofolks_before_llm_call(request: LLMRequest) -> LLMRequest | None:
+    """Just before a request goes to a provider (redaction, budgets, tracing).
+
+    :param request: the request, with ``metadata`` naming room, bot and tier.
+    :return: a replacement request, or None to keep it. Raise
+        :class:`nanofolks_core.api.LLMCallDenied` to stop the call with a reason.
+    """
+
+
+@hookspec
+def nanofolks_after_llm_call(request: LLMRequest, response: LLMResponse) -> LLMResponse | None:
+    """Just after a provider answered (usage accounting, redaction of the reply).
+
+    :param request: the request as it was sent.
+    :param response: the provider's response.
+    :return: a replacement response, or None to keep it.
+    """
+
+
+@hookspec(firstresult=True)
+def nanofolks_tool_call_check(call: ToolCall, context: dict[str, Any]) -> str | None:
+    """Before a tool runs: may it?
+
+    :param call: the tool call the model asked for.
+    :param context: ``room``, ``bot`` and ``role`` of the caller.
+    :return: a reason string to deny the call, or None to allow it. The first non-None wins.
+    """

@@ -1,0 +1,271 @@
+"""Plugin discovery and loading.
+
+Our own loop over the ``nanofolks.plugins`` entry points replaces pluggy's
+``load_setuptools_entrypoints`` so that:
+
+* disabled names are blocked *before* their module is imported;
+* each plugin's import and registration is isolated: one broken plugin never breaks the
+  others or the CLI, and its failure is recorded in the load report;
+* ``NANOFOLKS_STRICT_PLUGINS=1`` re-raises instead (development and CI);
+* ``NANOFOLKS_TRACE_HOOKS=1`` prints every hook call to stderr.
+
+Which plugins load (the first rule that matches wins; essential plugins always load):
+
+=====================================  ===================
+``NANOFOLKS_DISABLE_PLUGINS`` names it  disabled (env)
+``NANOFOLKS_LOAD_PLUGINS`` is set       loaded only if it names the plugin, else disabled (env)
+``plugins.disabled`` in config.json     disabled (config)
+otherwise                              enabled
+=====================================  ===================
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+import pluggy
+
+from nanofolks_core import hookspecs
+from nanofolks_core.api_version import API_VERSION, is_compatible
+from nanofolks_core.errors import NanofolksError
+from nanofolks_core.registry import KIND_HOOKS, Registry
+
+ENTRY_POINT_GROUP = "nanofolks.plugins"
+#: Built-in plugins that cannot be disabled: without them nothing works.
+ESSENTIAL = frozenset({"core"})
+#: Distributions whose plugins count as built-in defaults (replaceable by others' specs).
+BUILTIN_DISTRIBUTIONS = frozenset({"nanofolks"})
+
+ENABLED = "enabled"
+DISABLED_CONFIG = "disabled (config)"
+DISABLED_ENV = "disabled (env)"
+FAILED = "failed"
+INCOMPATIBLE = "incompatible"
+
+
+class PluginLoadError(NanofolksError):
+    """A plugin failed to load while ``NANOFOLKS_STRICT_PLUGINS=1``."""
+
+
+@attrs.define
+class PluginRecord:
+    """One line of the load report."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    state: str = ENABLED
+    reason: str | None = None
+    kinds: list[str] = attrs.Factory(list)
+    contributions: dict[str, list[str]] = attrs.Factory(dict)
+    essential: bool = False
+    builtin: bool = False
+    load_ms: float | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self.state == ENABLED
+
+    def as_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def _env_names(value: str | None) -> set[str] | None:
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def decide_state(name: str, config_disabled: Iterable[str], env: Mapping[str, str]) -> tuple[str, str | None]:
+    """Apply the precedence table above. Returns (state, reason)."""
+    if name in ESSENTIAL:
+        return ENABLED, None
+    disable_env = _env_names(env.get("NANOFOLKS_DISABLE_PLUGINS")) or set()
+    load_env = _env_names(env.get("NANOFOLKS_LOAD_PLUGINS"))
+    if name in disable_env:
+        return DISABLED_ENV, "named in NANOFOLKS_DISABLE_PLUGINS"
+    if load_env is not None:
+        if name in load_env:
+            return ENABLED, None
+        return DISABLED_ENV, "not named in NANOFOLKS_LOAD_PLUGINS"
+    if name in set(config_disabled):
+        return DISABLED_CONFIG, "plugins.disabled in config.json"
+    return ENABLED, None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame of a plugin's exception, so the reason says where it broke."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" ({os.path.basename(frame.filename)}:{frame.lineno})"
+
+
+def installed_entry_points() -> list[importlib.metadata.EntryPoint]:
+    return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+class PluginHost:
+    """A pluggy manager with our plugins loaded, the load report, and the registry."""
+
+    def __init__(self, *, strict: bool | None = None, trace: bool | None = None) -> None:
+        env = os.environ
+        self.strict = env.get("NANOFOLKS_STRICT_PLUGINS", "") not in ("", "0") if strict is None else strict
+        self.pm = pluggy.PluginManager("nanofolks")
+        self.pm.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+        self.registry = Registry()
+        self._trace = env.get("NANOFOLKS_TRACE_HOOKS", "") not in ("", "0") if trace is None else trace
+        if self._trace:
+            self.pm.trace.root.setwriter(sys.stderr.write)
+            self.pm.enable_tracing()
+
+    # -- loading -----------------------------------------------------------------------
+
+    def load_entry_points(
+        self,
+        config_disabled: Iterable[str] = (),
+        env: Mapping[str, str] | None = None,
+        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+    ) -> None:
+        """Import and register every installed plugin that is not disabled."""
+        env = os.environ if env is None else env
+        config_disabled = list(config_disabled)
+        for ep in installed_entry_points() if entry_points is None else entry_points:
+            dist = getattr(ep, "dist", None)
+            record = PluginRecord(
+                name=ep.name,
+                distribution=dist.name if dist else "?",
+                version=dist.version if dist else "?",
+                module=ep.value,
+                essential=ep.name in ESSENTIAL,
+                builtin=bool(dist) and dist.name in BUILTIN_DISTRIBUTIONS,
+            )
+            if ep.name in self.records:
+                other = self.records[ep.name]
+                record.state = FAILED
+                record.reason = f"name {ep.name!r} is already used by distribution {other.distribution}"
+                self.records[f"{ep.name}@{record.distribution}"] = record
+                continue
+            self.records[ep.name] = record
+            record.state, record.reason = decide_state(ep.name, config_disabled, env)
+            if record.state != ENABLED:
+                continue
+            started = time.perf_counter()
+            try:
+                module = ep.load()
+            except Exception as exc:  # noqa: BLE001 - isolate any plugin import failure; reported below
+                self._fail(record, f"import failed: {_one_line(exc)}{_where(exc)}", exc)
+                continue
+            finally:
+                record.load_ms = round((time.perf_counter() - started) * 1000, 2)
+            self.register_module(module, ep.name, record=record)
+
+    def register_module(self, module: object, name: str, *, record: PluginRecord | None = None) -> PluginRecord:
+        """Register an already-imported plugin object (tests and built-ins use this too)."""
+        if record is None:
+            record = PluginRecord(name=name, distribution="(in process)", version="", module=repr(module))
+            self.records[name] = record
+        declared = getattr(module, "NANOFOLKS_API", None)
+        if declared is not None and not is_compatible(str(declared)):
+            record.state = INCOMPATIBLE
+            record.reason = f"needs plugin API {declared}; this nanofolks provides {API_VERSION}"
+            if self.strict:
+                raise PluginLoadError(f"plugin {name!r}: {record.reason}")
+            return record
+        try:
+            self.pm.register(module, name=name)
+        except Exception as exc:  # noqa: BLE001 - a malformed plugin (unknown hook ...) must not stop others
+            self._fail(record, f"registration failed: {_one_line(exc)}", exc)
+        return record
+
+    def _fail(self, record: PluginRecord, reason: str, exc: BaseException) -> None:
+        record.state = FAILED
+        record.reason = reason
+        if self.strict:
+            raise PluginLoadError(f"plugin {record.name!r} ({record.distribution}): {reason}") from exc
+
+    def unregister(self, name: str) -> None:
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin)
+
+    # -- registry ----------------------------------------------------------------------
+
+    def build_registry(self) -> Registry:
+        """Call every registration hook one implementation at a time and fill the registry.
+
+        A plugin whose registration raises, or registers a wrong record, is marked failed
+        and none of its specs are kept.
+        """
+        self.registry = Registry()
+        staged: dict[str, list[Any]] = {}
+        for hook_name, spec_cls in KIND_HOOKS.values():
+            hook = getattr(self.pm.hook, hook_name)
+            for impl in hook.get_hookimpls():
+                plugin = impl.plugin_name
+                record = self.records.get(plugin)
+                if record is not None and record.state != ENABLED:
+                    continue
+                bucket = staged.setdefault(plugin, [])
+
+                def register(spec: Any, _cls: type = spec_cls, _hook: str = hook_name) -> None:
+                    if not isinstance(spec, _cls):
+                        raise TypeError(f"{_hook} takes {_cls.__name__} records, got {type(spec).__name__}")
+                    bucket.append(spec)
+
+                if self._trace:
+                    sys.stderr.write(f"{hook_name} [plugin: {plugin}]\n")
+                try:
+                    impl.function(**{arg: register for arg in impl.argnames})
+                except Exception as exc:  # noqa: BLE001 - one plugin's hook must not stop the others
+                    if record is None:
+                        raise
+                    self._fail(record, f"{hook_name} raised {_one_line(exc)}{_where(exc)}", exc)
+
+        builtin = frozenset(name for name, rec in self.records.items() if rec.builtin)
+        order = sorted(staged, key=lambda plugin: (plugin not in builtin, plugin))
+        for plugin in order:
+            record = self.records.get(plugin)
+            if record is not None and record.state != ENABLED:
+                self.unregister(plugin)
+                continue
+            for spec in staged[plugin]:
+                self.registry.add(spec, plugin, replaces_builtin=plugin not in builtin, builtin_plugins=builtin)
+        for name, record in self.records.items():
+            if record.state == ENABLED:
+                record.contributions = self.registry.by_plugin(name)
+                record.kinds = sorted(record.contributions)
+                if not record.kinds and self.pm.get_plugin(name) is not None:
+                    record.kinds = ["events"]
+        return self.registry
+
+    # -- reporting ---------------------------------------------------------------------
+
+    def report(self) -> list[PluginRecord]:
+        return sorted(self.records.values(), key=lambda rec: (not rec.builtin, rec.name))
+
+    def not_loaded(self) -> list[str]:
+        return sorted(name for name, rec in self.records.items() if not rec.loaded)
+
+
+def discover(config_disabled: Iterable[str] = (), env: Mapping[str, str] | None = None) -> PluginHost:
+    """Load every installed plugin and build the registry."""
+    host = PluginHost()
+    host.load_entry_points(config_disabled, env)
+    host.build_registry()
+    return host

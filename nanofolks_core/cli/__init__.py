@@ -12,8 +12,14 @@ from nanofolks_core.errors import NanofolksError
 # name -> (import string, one-line help). The core's own commands; plugins add more through
 # the nanofolks_register_commands hook.
 CORE_COMMANDS: dict[str, tuple[str, str]] = {
+    "chat": ("nanofolks_core.cli.chat_cmd:chat", "Talk to your crew (one message with -m, or interactive)."),
     "config": ("nanofolks_core.cli.config_cmd:config", "Show, check and locate the config file."),
+    "configure": ("nanofolks_core.cli.onboard_cmd:configure", "Change provider, model or team interactively."),
+    "onboard": ("nanofolks_core.cli.onboard_cmd:onboard", "First-time setup: provider, model, team, workspace."),
     "plugins": ("nanofolks_core.cli.plugins_cmd:plugins", "List, inspect, enable and disable plugins."),
+    "room": ("nanofolks_core.cli.room_cmd:room", "Create rooms, invite bots, show history and tasks."),
+    "session": ("nanofolks_core.cli.session_cmd:session", "Show context usage of a room's session."),
+    "team": ("nanofolks_core.cli.team_cmd:team", "List, show and switch team personas."),
 }
 
 
@@ -21,7 +27,7 @@ class LazyGroup(click.Group):
     """A group whose commands are imported on first use; plugin commands come from the registry."""
 
     def _plugin_commands(self, ctx: click.Context) -> dict[str, object]:
-        from nanofolks_core.cli.app import App
+        from nanofolks_core.app import App
 
         app = ctx.ensure_object(App)
         return {spec.name: spec for spec in app.host.registry.all("command")}

@@ -7,7 +7,7 @@ import json
 import click
 
 from nanofolks_core import config as config_mod
-from nanofolks_core.cli.app import App
+from nanofolks_core.app import App
 
 pass_app = click.make_pass_decorator(App, ensure=True)
 

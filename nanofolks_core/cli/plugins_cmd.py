@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from nanofolks_core import config as config_mod
-from nanofolks_core.cli.app import App
+from nanofolks_core.app import App
 from nanofolks_core.errors import UsageError
 from nanofolks_core.plugins import ESSENTIAL, ENABLED, PluginRecord, installed_entry_points
 from nanofolks_core.registry import KIND_HOOKS

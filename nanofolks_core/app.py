@@ -1,0 +1,78 @@
+"""The application object every entry point shares (CLI commands, the gateway, tests).
+
+It loads things lazily and once per process, in dependency order: the raw config file,
+the plugins (honouring ``plugins.disabled``), the structured config, then the services
+built from registered specs (session store, rooms, teams, provider ...).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from nanofolks_core import config as config_mod
+from nanofolks_core import paths
+from nanofolks_core.errors import NanofolksError
+from nanofolks_core.plugins import PluginHost, discover, installed_entry_points
+
+
+class App:
+    def __init__(self, config_path: Path | None = None, data_root: Path | None = None) -> None:
+        self.data_root = data_root or paths.data_root()
+        self.config_path = config_path or self.data_root / "config.json"
+
+    # -- configuration and plugins -------------------------------------------------------
+
+    @cached_property
+    def raw(self) -> dict[str, Any]:
+        return config_mod.read_raw(self.config_path)
+
+    @cached_property
+    def host(self) -> PluginHost:
+        return discover(config_mod.disabled_plugins(self.raw, self.config_path))
+
+    @cached_property
+    def loaded(self) -> config_mod.LoadResult:
+        return config_mod.build_config(
+            self.raw, self.config_path, self.host.registry.config_sections(), self.host.not_loaded()
+        )
+
+    @property
+    def config(self) -> config_mod.Config:
+        return self.loaded.config
+
+    @property
+    def registry(self):
+        return self.host.registry
+
+    def check_core_config(self) -> None:
+        """Validate what can be checked without importing any plugin (for enable/disable)."""
+        names = [ep.name for ep in installed_entry_points()]
+        config_mod.build_config(self.raw, self.config_path, {}, names or ["(any)"])
+
+    # -- services ------------------------------------------------------------------------
+
+    @cached_property
+    def sessions(self):
+        """The session store picked by ``storage.backend`` (``file`` by default)."""
+        storage = self.config.storage
+        spec = self.registry.get("session-store", storage.backend)
+        if spec is None:
+            known = ", ".join(self.registry.names("session-store")) or "none"
+            raise NanofolksError(
+                f"storage.backend is {storage.backend!r}, but no such session store is installed (known: {known})"
+            )
+        factory = spec.load()
+        return factory(
+            self.data_root / "sessions",
+            use_cas=storage.use_cas_storage,
+            **({"config": self.config.section(spec.config_section())} if spec.config_section() else {}),
+        )
+
+    @cached_property
+    def rooms(self):
+        """The room store (``<data root>/rooms``)."""
+        from nanofolks_core.rooms import RoomStore
+
+        return RoomStore(self.data_root / "rooms")

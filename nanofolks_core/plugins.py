@@ -189,8 +189,17 @@ class PluginHost:
             return record
         try:
             self.pm.register(module, name=name)
-        except Exception as exc:  # noqa: BLE001 - a malformed plugin (unknown hook ...) must not stop others
+        except Exception as exc:  # noqa: BLE001 - a malformed plugin (bad signature ...) must not stop others
             self._fail(record, f"registration failed: {_one_line(exc)}", exc)
+            return record
+        # pluggy accepts implementations of hooks nobody specified; a misspelt hook name
+        # would then silently never run, so treat it as a broken plugin.
+        unknown = sorted(
+            caller.name for caller in self.pm.get_hookcallers(module) or [] if caller.spec is None
+        )
+        if unknown:
+            self.pm.unregister(module)
+            self._fail(record, f"registration failed: unknown hook(s) {', '.join(unknown)}", LookupError(unknown))
         return record
 
     def _fail(self, record: PluginRecord, reason: str, exc: BaseException) -> None:

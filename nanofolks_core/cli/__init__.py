@@ -88,7 +88,8 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user mistakes print a message and exit non-zero, never a traceback."""
     try:
-        cli.main(args=argv, prog_name="nanofolks", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit()'s code instead of exiting.
+        code = cli.main(args=argv, prog_name="nanofolks", standalone_mode=False)
     except NanofolksError as exc:
         click.echo(f"Error: {exc}", err=True)
         return exc.exit_code
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def run() -> None:

@@ -1,0 +1,91 @@
+"""Bad config files: every command names the file, the key path and the problem; nothing is changed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+BAD_FILES = {
+    "unknown key": ('{"agents": {"defaults": {"modle": "vllm/x"}}}', "agents.defaults.modle: unknown key (did you mean 'model'?)"),
+    "wrong type": ('{"agents": {"defaults": {"maxTokens": "lots"}}}', 'agents.defaults.maxTokens: expected a whole number, got "lots"'),
+    "invalid json": ('{"agents": {"defaults": {"model": "x",}}}', "not valid JSON: Expecting property name enclosed in double quotes at line 1"),
+    "not an object": ('["a"]', "the top level must be a JSON object"),
+    "bad plugins list": ('{"plugins": {"disabled": "marker"}}', 'plugins.disabled: expected a list, got "marker"'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+@pytest.mark.parametrize("command", [["config", "lint"], ["config", "show"], ["plugins", "list"],
+                                     ["plugins", "disable", "marker"], ["plugins", "info", "core"]])
+def test_bad_config_is_reported_without_traceback_and_left_untouched(case, command, home, nanofolks_proc,
+                                                                      fixture_site):
+    text, expected = BAD_FILES[case]
+    path = home / "config.json"
+    path.write_text(text)
+    run = nanofolks_proc(command, home, extra_path=fixture_site)
+    assert run.code == 2, (run.out, run.err)
+    assert str(path) in run.err
+    assert expected in run.err
+    assert "Traceback" not in run.err
+    assert path.read_text() == text
+
+
+def test_lint_reports_every_problem_at_once(home, nanofolks_proc):
+    (home / "config.json").write_text(json.dumps(
+        {"agents": {"defaults": {"temperature": "hot", "maxTokens": 1.5}}, "team": 7, "storage": {"useCasStorage": "no"}}))
+    run = nanofolks_proc(["config", "lint"], home)
+    assert run.code == 2
+    for line in ("agents.defaults.temperature: expected a number", "agents.defaults.maxTokens: expected a whole number",
+                 "team: expected a string, got 7", "storage.useCasStorage: expected true or false"):
+        assert line in run.err
+
+
+def test_lint_ok_show_and_path(home, nanofolks_proc):
+    path = home / "config.json"
+    path.write_text(json.dumps({"agents": {"defaults": {"model": "vllm/m"}}, "storage": {"use_cas_storage": False}}))
+    lint = nanofolks_proc(["config", "lint"], home)
+    assert lint.code == 0 and f"{path}: OK" in lint.out
+    shown = json.loads(nanofolks_proc(["config", "show"], home).out)
+    assert shown["agents"]["defaults"]["model"] == "vllm/m"
+    assert shown["storage"]["useCasStorage"] is False  # snake_case accepted, shown camelCase
+    assert shown["agents"]["defaults"]["maxTokens"] == 4096  # defaults filled in
+    assert nanofolks_proc(["config", "path"], home).out.strip() == str(path)
+
+
+def test_missing_file_means_defaults(home, nanofolks_proc):
+    lint = nanofolks_proc(["config", "lint"], home)
+    assert lint.code == 0 and "no file yet" in lint.out
+
+
+def test_section_of_a_disabled_plugin_is_kept_and_only_warned_about(home, nanofolks_proc, fixture_site):
+    path = home / "config.json"
+    text = json.dumps({"plugins": {"disabled": ["marker"]}, "channels": {"marker": {"enabled": True}}})
+    path.write_text(text)
+    lint = nanofolks_proc(["config", "lint"], home, extra_path=fixture_site)
+    assert lint.code == 0, lint.err
+    assert "warning: channels.marker: no enabled plugin provides this section" in lint.out
+    # enabling rewrites the plugins list but keeps the section as it was
+    nanofolks_proc(["plugins", "enable", "marker"], home, extra_path=fixture_site)
+    assert json.loads(path.read_text())["channels"] == {"marker": {"enabled": True}}
+
+
+def test_unknown_section_is_an_error_when_every_plugin_loaded(home, nanofolks_proc):
+    (home / "config.json").write_text(json.dumps({"channels": {"telgram": {"enabled": True}}}))
+    run = nanofolks_proc(["config", "lint"], home)
+    assert run.code == 2
+    assert "channels.telgram: no installed plugin provides this section" in run.err
+
+
+def test_unknown_section_is_a_warning_while_some_plugin_is_not_loaded(home, nanofolks_proc, fixture_site):
+    (home / "config.json").write_text(json.dumps({"channels": {"telgram": {"enabled": True}}}))
+    run = nanofolks_proc(["config", "lint"], home, extra_path=fixture_site, env={"NANOFOLKS_LOAD_PLUGINS": ""})
+    assert run.code == 0
+    assert "warning: channels.telgram: no enabled plugin provides this section; ignored" in run.out
+
+
+def test_cas_env_override_is_validated(home, nanofolks_proc):
+    run = nanofolks_proc(["config", "show"], home, env={"NANOFOLKS_USE_CAS_STORAGE": "false"})
+    assert json.loads(run.out)["storage"]["useCasStorage"] is False
+    bad = nanofolks_proc(["config", "show"], home, env={"NANOFOLKS_USE_CAS_STORAGE": "maybe"})
+    assert bad.code == 2 and "NANOFOLKS_USE_CAS_STORAGE: expected true or false" in bad.err

@@ -15,18 +15,9 @@ from __future__ import annotations
 
 import pluggy
 
+from typing import TYPE_CHECKING
+
 from nanofolks_core.api_version import API_VERSION
-from nanofolks_core.errors import LLMCallDenied, NanofolksError, UsageError
-from nanofolks_core.messages import (
-    ChatMessage,
-    InboundMessage,
-    LLMRequest,
-    LLMResponse,
-    OutboundMessage,
-    ToolCall,
-    Usage,
-)
-from nanofolks_core.secret import Secret
 from nanofolks_core.specs import (
     ChannelSpec,
     ClassifierSpec,
@@ -45,8 +36,49 @@ from nanofolks_core.specs import (
     import_object,
 )
 
+if TYPE_CHECKING:
+    from nanofolks_core.errors import LLMCallDenied, NanofolksError, UsageError
+    from nanofolks_core.messages import (
+        ChatMessage,
+        InboundMessage,
+        LLMRequest,
+        LLMResponse,
+        OutboundMessage,
+        ToolCall,
+        Usage,
+    )
+    from nanofolks_core.secret import Secret
+
 #: Marks a function in a plugin module as a hook implementation.
 hookimpl = pluggy.HookimplMarker("nanofolks")
+
+# Records used at run time (messages, errors, secrets) are imported on first use, so that
+# importing this module from a plugin's entry module during discovery stays cheap.
+_LAZY = {
+    "ChatMessage": "nanofolks_core.messages",
+    "InboundMessage": "nanofolks_core.messages",
+    "LLMRequest": "nanofolks_core.messages",
+    "LLMResponse": "nanofolks_core.messages",
+    "OutboundMessage": "nanofolks_core.messages",
+    "ToolCall": "nanofolks_core.messages",
+    "Usage": "nanofolks_core.messages",
+    "LLMCallDenied": "nanofolks_core.errors",
+    "NanofolksError": "nanofolks_core.errors",
+    "UsageError": "nanofolks_core.errors",
+    "Secret": "nanofolks_core.secret",
+}
+
+
+def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'nanofolks_core.api' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "API_VERSION",

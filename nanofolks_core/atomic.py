@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -12,6 +11,8 @@ def atomic_write_text(path: Path, text: str, *, mode: int = 0o600) -> None:
 
     A unique temp name per call matters: concurrent writers must never share one.
     """
+    import tempfile  # only writers pay for it; read-only commands never import it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -365,9 +365,7 @@ def _apply_env_overrides(config: Config, path: Path) -> None:
     if flag is not None:
         lowered = flag.strip().lower()
         if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-            raise ConfigError(
-                path, [ConfigIssue("NANOFOLKS_USE_CAS_STORAGE", f"expected true or false, got {flag!r}")]
-            )
+            raise ConfigError(path, [ConfigIssue("NANOFOLKS_USE_CAS_STORAGE", f"expected true or false, got {flag!r}")])
         config.storage.use_cas_storage = lowered in ("1", "true", "yes", "on")
 
 
@@ -396,4 +394,3 @@ def update_raw(path: Path, mutate: typing.Callable[[dict[str, Any]], None]) -> N
 
 def default_path() -> Path:
     return paths.config_path()
-

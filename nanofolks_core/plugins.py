@@ -194,9 +194,7 @@ class PluginHost:
             return record
         # pluggy accepts implementations of hooks nobody specified; a misspelt hook name
         # would then silently never run, so treat it as a broken plugin.
-        unknown = sorted(
-            caller.name for caller in self.pm.get_hookcallers(module) or [] if caller.spec is None
-        )
+        unknown = sorted(caller.name for caller in self.pm.get_hookcallers(module) or [] if caller.spec is None)
         if unknown:
             self.pm.unregister(module)
             self._fail(record, f"registration failed: unknown hook(s) {', '.join(unknown)}", LookupError(unknown))
@@ -232,10 +230,10 @@ class PluginHost:
                     continue
                 bucket = staged.setdefault(plugin, [])
 
-                def register(spec: Any, _cls: type = spec_cls, _hook: str = hook_name) -> None:
+                def register(spec: Any, _cls: type = spec_cls, _hook: str = hook_name, _bucket: list = bucket) -> None:
                     if not isinstance(spec, _cls):
                         raise TypeError(f"{_hook} takes {_cls.__name__} records, got {type(spec).__name__}")
-                    bucket.append(spec)
+                    _bucket.append(spec)
 
                 if self._trace:
                     sys.stderr.write(f"{hook_name} [plugin: {plugin}]\n")

@@ -33,9 +33,7 @@ class ProviderNotConfigured(ProviderError):
 
 @runtime_checkable
 class Provider(Protocol):
-    async def complete(
-        self, request: LLMRequest, *, on_delta: Callable[[str], None] | None = None
-    ) -> LLMResponse:
+    async def complete(self, request: LLMRequest, *, on_delta: Callable[[str], None] | None = None) -> LLMResponse:
         """Send ``request``; when ``on_delta`` is given, stream and call it with each text piece.
 
         Returns the whole response (content, tool calls, usage, cost) either way. Retries

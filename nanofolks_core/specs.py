@@ -28,9 +28,7 @@ def _check_name(_inst: object, attribute: attrs.Attribute, value: str) -> None:
 
 def _check_import_string(_inst: object, attribute: attrs.Attribute, value: str) -> None:
     if not isinstance(value, str) or not _IMPORT_RE.match(value):
-        raise ValueError(
-            f"{attribute.name} {value!r} is not an import string of the form 'package.module:attribute'"
-        )
+        raise ValueError(f"{attribute.name} {value!r} is not an import string of the form 'package.module:attribute'")
 
 
 def _check_optional_class(_inst: object, attribute: attrs.Attribute, value: object) -> None:

@@ -21,8 +21,9 @@ class Run:
     err: str
 
 
-def run_nanofolks(args: list[str], home: Path, *, extra_path: Path | None = None, env: dict | None = None,
-                  timeout: float = 120) -> Run:
+def run_nanofolks(
+    args: list[str], home: Path, *, extra_path: Path | None = None, env: dict | None = None, timeout: float = 120
+) -> Run:
     """Run the real CLI in a fresh process, as a user would."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("NANOFOLKS_")}
     environ["NANOFOLKS_HOME"] = str(home)
@@ -31,7 +32,11 @@ def run_nanofolks(args: list[str], home: Path, *, extra_path: Path | None = None
     environ.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", "nanofolks_core", *args],
-        capture_output=True, text=True, env=environ, timeout=timeout, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
@@ -42,9 +47,23 @@ def fixture_site(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("fixture-site")
     dists = sorted(str(p) for p in FIXTURE_PLUGINS.iterdir() if (p / "pyproject.toml").exists())
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), *dists],
-        check=True, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            *dists,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     return target
 

@@ -76,13 +76,17 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="nanofolks", message="%(prog)s %(version)s")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """nanofolks: your crew's already on it.
 
     A crew of six AI characters (Leader, Researcher, Coder, Social, Creative, Auditor)
     that talk to you from the terminal and your chat apps. Data lives in ~/.nanofolks
     (set NANOFOLKS_HOME to move it).
     """
+    from nanofolks_core.app import App
+
+    ctx.ensure_object(App)  # plugin commands receive it with @click.pass_obj
 
 
 def main(argv: list[str] | None = None) -> int:

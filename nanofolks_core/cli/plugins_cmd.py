@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import subprocess
 import sys
 from typing import Any
 
@@ -13,7 +12,7 @@ import click
 from nanofolks_core import config as config_mod
 from nanofolks_core.app import App
 from nanofolks_core.errors import UsageError
-from nanofolks_core.plugins import ESSENTIAL, ENABLED, PluginRecord, installed_entry_points
+from nanofolks_core.plugins import ENABLED, ESSENTIAL, PluginRecord, installed_entry_points
 from nanofolks_core.registry import KIND_HOOKS
 
 pass_app = click.make_pass_decorator(App, ensure=True)
@@ -76,7 +75,7 @@ def list_plugins(app: App, show_all: bool, as_json: bool, kind: str | None) -> N
     table = [(r.name, r.version, ",".join(r.kinds) or "-", r.state, r.distribution) for r in rows]
     widths = [max(len(str(row[i])) for row in [header, *table]) for i in range(len(header))]
     for row in [header, *table]:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     for record in rows:
         if record.reason and record.state != ENABLED and not record.state.startswith("disabled"):
             click.echo(f"\n{record.name} {record.state}: {record.reason}", err=False)
@@ -214,6 +213,8 @@ def doctor(app: App, as_json: bool) -> None:
         if not targets:
             report.append({"plugin": record.name, "target": "(no runtime)", "ms": 0.0, "error": None})
             continue
+        import subprocess
+
         proc = subprocess.run(  # noqa: S603 - runs our own interpreter on a fixed script
             [sys.executable, "-c", _DOCTOR_SCRIPT, json.dumps(sorted(set(targets)))],
             capture_output=True,

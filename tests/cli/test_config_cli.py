@@ -7,19 +7,35 @@ import json
 import pytest
 
 BAD_FILES = {
-    "unknown key": ('{"agents": {"defaults": {"modle": "vllm/x"}}}', "agents.defaults.modle: unknown key (did you mean 'model'?)"),
-    "wrong type": ('{"agents": {"defaults": {"maxTokens": "lots"}}}', 'agents.defaults.maxTokens: expected a whole number, got "lots"'),
-    "invalid json": ('{"agents": {"defaults": {"model": "x",}}}', "not valid JSON: Expecting property name enclosed in double quotes at line 1"),
+    "unknown key": (
+        '{"agents": {"defaults": {"modle": "vllm/x"}}}',
+        "agents.defaults.modle: unknown key (did you mean 'model'?)",
+    ),
+    "wrong type": (
+        '{"agents": {"defaults": {"maxTokens": "lots"}}}',
+        'agents.defaults.maxTokens: expected a whole number, got "lots"',
+    ),
+    "invalid json": (
+        '{"agents": {"defaults": {"model": "x",}}}',
+        "not valid JSON: Expecting property name enclosed in double quotes at line 1",
+    ),
     "not an object": ('["a"]', "the top level must be a JSON object"),
     "bad plugins list": ('{"plugins": {"disabled": "marker"}}', 'plugins.disabled: expected a list, got "marker"'),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_FILES))
-@pytest.mark.parametrize("command", [["config", "lint"], ["config", "show"], ["plugins", "list"],
-                                     ["plugins", "disable", "marker"], ["plugins", "info", "core"]])
-def test_bad_config_is_reported_without_traceback_and_left_untouched(case, command, home, nanofolks_proc,
-                                                                      fixture_site):
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["config", "lint"],
+        ["config", "show"],
+        ["plugins", "list"],
+        ["plugins", "disable", "marker"],
+        ["plugins", "info", "core"],
+    ],
+)
+def test_bad_config_is_reported_without_traceback_and_left_untouched(case, command, home, nanofolks_proc, fixture_site):
     text, expected = BAD_FILES[case]
     path = home / "config.json"
     path.write_text(text)
@@ -32,12 +48,23 @@ def test_bad_config_is_reported_without_traceback_and_left_untouched(case, comma
 
 
 def test_lint_reports_every_problem_at_once(home, nanofolks_proc):
-    (home / "config.json").write_text(json.dumps(
-        {"agents": {"defaults": {"temperature": "hot", "maxTokens": 1.5}}, "team": 7, "storage": {"useCasStorage": "no"}}))
+    (home / "config.json").write_text(
+        json.dumps(
+            {
+                "agents": {"defaults": {"temperature": "hot", "maxTokens": 1.5}},
+                "team": 7,
+                "storage": {"useCasStorage": "no"},
+            }
+        )
+    )
     run = nanofolks_proc(["config", "lint"], home)
     assert run.code == 2
-    for line in ("agents.defaults.temperature: expected a number", "agents.defaults.maxTokens: expected a whole number",
-                 "team: expected a string, got 7", "storage.useCasStorage: expected true or false"):
+    for line in (
+        "agents.defaults.temperature: expected a number",
+        "agents.defaults.maxTokens: expected a whole number",
+        "team: expected a string, got 7",
+        "storage.useCasStorage: expected true or false",
+    ):
         assert line in run.err
 
 

@@ -47,8 +47,10 @@ def test_broken_plugins_are_reported_and_everything_else_keeps_working(home, fix
     assert nanofolks_proc(["config", "lint"], home, extra_path=fixture_site).code == 0
     disabled = nanofolks_proc(["plugins", "disable", "broken-import"], home, extra_path=fixture_site)
     assert disabled.code == 0, disabled.err
-    assert _rows(nanofolks_proc(["plugins", "list", "--json"], home, extra_path=fixture_site))["broken-import"][
-        "state"] == "disabled (config)"
+    assert (
+        _rows(nanofolks_proc(["plugins", "list", "--json"], home, extra_path=fixture_site))["broken-import"]["state"]
+        == "disabled (config)"
+    )
 
 
 def test_strict_mode_surfaces_the_error(home, fixture_site, nanofolks_proc):
@@ -74,17 +76,25 @@ def test_disable_persists_and_module_is_never_imported(home, fixture_site, tmp_p
 
     enabled = nanofolks_proc(["plugins", "enable", "marker"], home, extra_path=fixture_site, env=env)
     assert enabled.code == 0
-    assert _rows(nanofolks_proc(["plugins", "list", "--json"], home, extra_path=fixture_site, env=env))["marker"][
-        "state"] == "enabled"
+    assert (
+        _rows(nanofolks_proc(["plugins", "list", "--json"], home, extra_path=fixture_site, env=env))["marker"]["state"]
+        == "enabled"
+    )
     assert marker_file.read_text().count("imported") == 1
 
 
 def test_env_overrides_config(home, fixture_site, nanofolks_proc):
-    rows = _rows(nanofolks_proc(["plugins", "list", "--json"], home, extra_path=fixture_site,
-                               env={"NANOFOLKS_DISABLE_PLUGINS": "marker"}))
+    rows = _rows(
+        nanofolks_proc(
+            ["plugins", "list", "--json"], home, extra_path=fixture_site, env={"NANOFOLKS_DISABLE_PLUGINS": "marker"}
+        )
+    )
     assert rows["marker"]["state"] == "disabled (env)"
-    rows = _rows(nanofolks_proc(["plugins", "list", "--json"], home, extra_path=fixture_site,
-                               env={"NANOFOLKS_LOAD_PLUGINS": "marker"}))
+    rows = _rows(
+        nanofolks_proc(
+            ["plugins", "list", "--json"], home, extra_path=fixture_site, env={"NANOFOLKS_LOAD_PLUGINS": "marker"}
+        )
+    )
     assert rows["marker"]["state"] == "enabled"
     assert rows["broken-import"]["state"] == "disabled (env)"
 

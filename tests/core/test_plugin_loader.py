@@ -9,13 +9,24 @@ import pytest
 
 from nanofolks_core.api import (
     ChannelSpec,
+    ClassifierSpec,
+    CommandSpec,
     ConfigSectionSpec,
     InboundMessage,
     LLMRequest,
     LLMResponse,
+    MemoryBackendSpec,
     OutboundMessage,
+    ProviderSpec,
     SecretPatternSpec,
+    SecretStoreSpec,
+    SessionStoreSpec,
+    SkillScannerSpec,
+    SkillSpec,
+    TeamSpec,
+    TierSpec,
     ToolCall,
+    ToolSpec,
     hookimpl,
 )
 from nanofolks_core.plugins import (
@@ -53,8 +64,11 @@ def test_precedence_table(name, config_disabled, env, state):
 
 def test_specs_land_in_the_registry_with_their_owner(register_plugin):
     registry = register_plugin(
-        plugin(nanofolks_register_channels=lambda register: register(
-            ChannelSpec(name="echo", summary="Echoes", factory="pkg.mod:Echo"))),
+        plugin(
+            nanofolks_register_channels=lambda register: register(
+                ChannelSpec(name="echo", summary="Echoes", factory="pkg.mod:Echo")
+            )
+        ),
         "echo-plugin",
     )
     assert registry.get("channel", "echo").summary == "Echoes"
@@ -74,7 +88,8 @@ def test_a_raising_registration_hook_fails_only_its_plugin():
         "good": plugin(nanofolks_register_channels=lambda register: register(ChannelSpec(name="ok", factory="a.b:C"))),
     }.items():
         host.records[name] = __import__("nanofolks_core.plugins", fromlist=["PluginRecord"]).PluginRecord(
-            name=name, distribution=name, version="1", module=name)
+            name=name, distribution=name, version="1", module=name
+        )
         host.register_module(module, name, record=host.records[name])
     registry = host.build_registry()
     assert registry.names("channel") == ["ok"]
@@ -113,12 +128,18 @@ def test_later_plugin_replaces_a_builtin_but_two_others_conflict():
     host = PluginHost(strict=False, trace=False)
     for name, builtin, summary in [("core", True, "builtin"), ("one", False, "first"), ("two", False, "second")]:
         host.records[name] = PluginRecord(name=name, distribution=name, version="1", module=name, builtin=builtin)
-        host.register_module(plugin(nanofolks_register_channels=lambda register, s=summary: register(
-            ChannelSpec(name="terminal", summary=s, factory="a.b:C"))), name, record=host.records[name])
+        host.register_module(
+            plugin(
+                nanofolks_register_channels=lambda register, s=summary: register(
+                    ChannelSpec(name="terminal", summary=s, factory="a.b:C")
+                )
+            ),
+            name,
+            record=host.records[name],
+        )
     registry = host.build_registry()
     assert registry.get("channel", "terminal").summary == "first"
-    assert [str(c) for c in registry.conflicts] == [
-        "channel 'terminal' is registered by one and two; one's is used"]
+    assert [str(c) for c in registry.conflicts] == ["channel 'terminal' is registered by one and two; one's is used"]
 
 
 def test_config_sections_come_from_specs(register_plugin):
@@ -126,12 +147,17 @@ def test_config_sections_come_from_specs(register_plugin):
     class EchoConfig:
         loud: bool = False
 
-    registry = register_plugin(plugin(
-        nanofolks_register_channels=lambda register: register(
-            ChannelSpec(name="echo", factory="a.b:C", config_class=EchoConfig)),
-        nanofolks_register_config_sections=lambda register: register(
-            ConfigSectionSpec(path="echoing", config_class=EchoConfig)),
-    ), "echo")
+    registry = register_plugin(
+        plugin(
+            nanofolks_register_channels=lambda register: register(
+                ChannelSpec(name="echo", factory="a.b:C", config_class=EchoConfig)
+            ),
+            nanofolks_register_config_sections=lambda register: register(
+                ConfigSectionSpec(path="echoing", config_class=EchoConfig)
+            ),
+        ),
+        "echo",
+    )
     assert registry.config_sections() == {"channels.echo": EchoConfig, "echoing": EchoConfig}
 
 
@@ -174,10 +200,38 @@ def test_pipeline_event_hooks_are_called(register_plugin, plugin_host):
 
 def test_trace_prints_hook_calls(capsys):
     host = PluginHost(strict=True, trace=True)
-    host.register_module(plugin(nanofolks_register_secret_patterns=lambda register: register(
-        SecretPatternSpec(name="x", pattern="x+"))), "traced")
+    host.register_module(
+        plugin(nanofolks_register_secret_patterns=lambda register: register(SecretPatternSpec(name="x", pattern="x+"))),
+        "traced",
+    )
     host.build_registry()
     host.pm.hook.nanofolks_message_out(message=OutboundMessage(text="t", bot="leader"))
     err = capsys.readouterr().err
     assert "nanofolks_register_secret_patterns [plugin: traced]" in err
     assert "nanofolks_message_out" in err
+
+
+EVERY_KIND = {
+    "nanofolks_register_channels": ChannelSpec(name="k", factory="a.b:C"),
+    "nanofolks_register_providers": ProviderSpec(name="k", factory="a.b:C"),
+    "nanofolks_register_memory_backends": MemoryBackendSpec(name="k", factory="a.b:C"),
+    "nanofolks_register_session_stores": SessionStoreSpec(name="k", factory="a.b:C"),
+    "nanofolks_register_router_tiers": TierSpec(name="k", rank=3),
+    "nanofolks_register_tier_classifiers": ClassifierSpec(name="k", factory="a.b:C"),
+    "nanofolks_register_teams": TeamSpec(name="k", resource="a:b.toml"),
+    "nanofolks_register_skills": SkillSpec(name="k", resource="a:b"),
+    "nanofolks_register_skill_scanners": SkillScannerSpec(name="k", factory="a.b:C"),
+    "nanofolks_register_secret_stores": SecretStoreSpec(name="k", factory="a.b:C"),
+    "nanofolks_register_secret_patterns": SecretPatternSpec(name="k", pattern="k+"),
+    "nanofolks_register_tools": ToolSpec(name="k", factory="a.b:C"),
+    "nanofolks_register_commands": CommandSpec(name="k", factory="a.b:C"),
+    "nanofolks_register_config_sections": ConfigSectionSpec(path="k", config_class=attrs.make_class("K", [])),
+}
+
+
+@pytest.mark.parametrize("hook_name", sorted(EVERY_KIND))
+def test_every_registration_hook_reaches_the_registry(hook_name, register_plugin):
+    spec = EVERY_KIND[hook_name]
+    registry = register_plugin(plugin(**{hook_name: lambda register: register(spec)}), "every")
+    assert registry.get(spec.kind, spec.name) is spec
+    assert registry.owner(spec.kind, spec.name) == "every"

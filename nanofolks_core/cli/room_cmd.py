@@ -1,0 +1,358 @@
+"""``nanofolks room``: create rooms, invite bots, read a room's history and track its tasks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+
+from nanofolks_core.app import App
+from nanofolks_core.errors import NanofolksError, UsageError
+from nanofolks_core.rooms import (
+    CREW_ROLES,
+    DEFAULT_ROOM,
+    Room,
+    RoomStore,
+    RoomType,
+    Task,
+    TaskPriority,
+    normalize_roles,
+)
+
+pass_app = click.make_pass_decorator(App, ensure=True)
+
+_ROOM_TYPES = [t.value for t in RoomType]
+_PRIORITIES = [p.value for p in TaskPriority]
+_SPEAKER = {"user": "you", "system": "system", "tool": "tool"}
+
+
+def _split_bots(values: tuple[str, ...]) -> list[str]:
+    """``("researcher,coder", "creative")`` -> ``["researcher", "coder", "creative"]``."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _message_count(app: App, room_id: str) -> int | None:
+    """How many messages the room's history holds; None when the history cannot be read."""
+    from nanofolks_core.sessions import SessionCorruptError
+
+    try:
+        return len(app.sessions.read(room_id))
+    except SessionCorruptError:
+        return None
+
+
+def _room_summary(room: Room) -> dict[str, Any]:
+    data = room.to_dict()
+    del data["tasks"], data["next_task"]
+    return data | {"task_counts": room.task_counts()}
+
+
+def _echo_participants_change(before: Room, after: Room) -> None:
+    added = [bot for bot in after.participants if bot not in before.participants]
+    if added:
+        click.echo(f"{', '.join(added)} joined room {after.id!r} to work on this task.")
+
+
+@click.group()
+def room() -> None:
+    """Create rooms, invite bots, read a room's history and track its tasks.
+
+    \b
+    A room is a shared conversation for some of your crew: `general` always exists
+    (the Leader only); create project rooms and invite the bots you need:
+      nanofolks room create project-alpha --bots researcher,coder
+      nanofolks room task add --room project-alpha --owner coder "Ship landing page"
+    """
+
+
+@room.command("create")
+@click.argument("name")
+@click.option("--type", "room_type", type=click.Choice(_ROOM_TYPES, case_sensitive=False), default="project",
+              show_default=True, help="open, project, direct (one bot) or coordination.")
+@click.option("--bots", multiple=True, metavar="BOT[,BOT...]",
+              help=f"Bots in the room besides the Leader ({', '.join(CREW_ROLES[1:])}).")
+@click.option("--description", default="", help="What the room is for.")
+@pass_app
+def create(app: App, name: str, room_type: str, bots: tuple[str, ...], description: str) -> None:
+    """Create room NAME (lowercase letters, digits, '-' and '_'), e.g. project-alpha."""
+    kind = RoomType.parse(room_type)
+    wanted = _split_bots(bots)
+    if kind is not RoomType.DIRECT:
+        participants = ["leader", *wanted]
+    else:
+        participants = wanted or ["leader"]
+    new = app.rooms.create(name, type=kind, participants=participants, description=description)
+    click.echo(f"Created room {new.id!r} ({new.type.value}) with {', '.join(new.participants)}.")
+    if new.type is not RoomType.DIRECT:
+        click.echo(f"Invite bots with `nanofolks room invite {new.id} BOT`; add tasks with "
+                   f"`nanofolks room task add --room {new.id} \"title\"`.")
+
+
+@room.command("invite")
+@click.argument("name")
+@click.argument("bots", nargs=-1, required=True)
+@pass_app
+def invite(app: App, name: str, bots: tuple[str, ...]) -> None:
+    """Invite one or more BOTS (researcher, coder, ...) to room NAME."""
+    store: RoomStore = app.rooms
+    before = store.get(name)
+    after = store.invite(name, *_split_bots(bots))
+    requested = normalize_roles(_split_bots(bots))
+    added = [bot for bot in after.participants if bot not in before.participants]
+    already = [bot for bot in requested if bot in before.participants]
+    if added:
+        click.echo(f"Invited {', '.join(added)} to {after.id!r}.")
+    if already:
+        click.echo(f"Already in {after.id!r}: {', '.join(already)}.")
+    click.echo(f"Participants: {', '.join(after.participants)}")
+
+
+@room.command("remove")
+@click.argument("name")
+@click.argument("bots", nargs=-1, required=True)
+@pass_app
+def remove(app: App, name: str, bots: tuple[str, ...]) -> None:
+    """Remove BOTS from room NAME (the Leader stays)."""
+    after = app.rooms.remove(name, *_split_bots(bots))
+    click.echo(f"Removed {', '.join(normalize_roles(_split_bots(bots)))} from {after.id!r}. "
+               f"Participants: {', '.join(after.participants)}")
+
+
+@room.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def show(app: App, name: str, as_json: bool) -> None:
+    """Show a room: type, participants, tasks, messages and mapped chats."""
+    store: RoomStore = app.rooms
+    current = store.get(name)
+    count = _message_count(app, current.id)
+    channels = store.channels_for(current.id)
+    if as_json:
+        data = current.to_dict() | {
+            "task_counts": current.task_counts(),
+            "message_count": count,
+            "channels": [{"channel": channel, "chat_id": chat} for channel, chat in channels],
+        }
+        del data["next_task"]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    counts = current.task_counts()
+    click.echo(f"{current.id}  ({current.type.value})")
+    if current.description:
+        click.echo(f"  description:  {current.description}")
+    click.echo(f"  participants: {', '.join(current.participants)}")
+    click.echo(f"  created:      {_local(current.created_at)}")
+    by_status = ", ".join(f"{number} {status}" for status, number in counts.items())
+    click.echo(f"  tasks:        {len(current.tasks)} ({by_status})")
+    click.echo(f"  messages:     {count if count is not None else 'history unreadable, see `room history`'}")
+    if channels:
+        click.echo(f"  chats:        {', '.join(f'{channel}:{chat}' for channel, chat in channels)}")
+
+
+@room.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def list_rooms(app: App, as_json: bool) -> None:
+    """List your rooms (general first)."""
+    found = app.rooms.scan()
+    if as_json:
+        click.echo(json.dumps([_room_summary(r) for r in found.rooms], indent=2, ensure_ascii=False))
+    else:
+        header = ("ROOM", "TYPE", "PARTICIPANTS", "OPEN TASKS", "DESCRIPTION")
+        rows = [(r.id, r.type.value, ",".join(r.participants), str(len(r.tasks) - r.task_counts()["done"]),
+                 r.description) for r in found.rooms]
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    for problem in found.problems:
+        click.echo(f"warning: {problem}", err=True)
+    if found.problems:
+        raise click.exceptions.Exit(1)
+
+
+@room.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
+@click.option("--keep-history", is_flag=True, help="Keep the room's message history.")
+@pass_app
+def delete(app: App, name: str, yes: bool, keep_history: bool) -> None:
+    """Delete room NAME, its tasks and (unless --keep-history) its message history."""
+    store: RoomStore = app.rooms
+    if name == DEFAULT_ROOM:
+        raise UsageError(f"{DEFAULT_ROOM!r} is the default room and cannot be deleted")
+    target = store.get(name)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"deleting room {name!r} needs confirmation: pass --yes "
+                             "(there is no terminal to ask on)")
+        what = f"{len(target.tasks)} task(s)" + ("" if keep_history else " and its message history")
+        click.confirm(f"Delete room {name!r} with {what}?", abort=True)
+    store.delete(name)
+    if not keep_history:
+        app.sessions.delete(name)
+    click.echo(f"Deleted room {name!r}" + (" (history kept)." if keep_history else " and its history."))
+
+
+@room.command("history")
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Show only the most recent N messages (0 = all).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def history(app: App, name: str, limit: int, as_json: bool) -> None:
+    """Show the messages of room NAME, oldest first."""
+    from nanofolks_core.sessions import SessionCorruptError
+
+    current = app.rooms.get(name)
+    try:
+        messages = app.sessions.read(current.id, limit=limit or None)
+    except SessionCorruptError as exc:
+        raise NanofolksError(f"cannot read the history of room {current.id!r}: {exc}") from None
+    if as_json:
+        click.echo(json.dumps([m.to_dict() for m in messages], indent=2, ensure_ascii=False))
+        return
+    if not messages:
+        click.echo(f"No messages in room {current.id!r} yet.")
+        return
+    for message in messages:
+        if message.role == "assistant":
+            speaker = message.bot or "assistant"
+        else:
+            speaker = _SPEAKER.get(message.role, message.role)
+        stamp = datetime.fromtimestamp(message.ts).strftime("%Y-%m-%d %H:%M")
+        first, *rest = message.content.splitlines() or [""]
+        click.echo(f"{stamp}  {speaker}: {first}")
+        indent = " " * (len(stamp) + 2 + len(speaker) + 2)
+        for line in rest:
+            click.echo(f"{indent}{line}")
+
+
+# ---------------------------------------------------------------------- tasks
+
+_room_option = click.option("--room", "room_id", default=DEFAULT_ROOM, show_default=True, metavar="ROOM",
+                            help="The room the task belongs to.")
+
+
+def _task_line(task: Task) -> tuple[str, ...]:
+    return (task.id, task.status.value, task.priority.value, task.owner or "-",
+            task.due.isoformat() if task.due else "-", task.title)
+
+
+@room.group("task")
+def task() -> None:
+    """Track a room's tasks: owners, status, priority, due dates and handoffs."""
+
+
+@task.command("list")
+@_room_option
+@click.option("--owner", help="Only tasks owned by this bot.")
+@click.option("--status", help="Only tasks with this status (todo, in_progress, blocked, done).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def task_list(app: App, room_id: str, owner: str | None, status: str | None, as_json: bool) -> None:
+    """List the tasks of a room."""
+    found = app.rooms.tasks(room_id, owner=owner, status=status)
+    if as_json:
+        click.echo(json.dumps([t.to_dict() for t in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        if owner or status:
+            click.echo(f"No tasks in {room_id!r} match those filters.")
+        else:
+            click.echo(f"No tasks in {room_id!r} yet. Add one: nanofolks room task add --room {room_id} \"title\"")
+        return
+    header = ("ID", "STATUS", "PRIORITY", "OWNER", "DUE", "TITLE")
+    rows = [_task_line(t) for t in found]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@task.command("add")
+@_room_option
+@click.option("--owner", help="The bot that owns it (joins the room if needed).")
+@click.option("--priority", type=click.Choice(_PRIORITIES, case_sensitive=False), default="medium",
+              show_default=True)
+@click.option("--due", metavar="YYYY-MM-DD", help="Due date.")
+@click.argument("title")
+@pass_app
+def task_add(app: App, room_id: str, owner: str | None, priority: str, due: str | None, title: str) -> None:
+    """Add a task called TITLE to a room."""
+    store: RoomStore = app.rooms
+    before = store.get(room_id)
+    added = store.add_task(room_id, title, owner=owner, priority=priority, due=due)
+    click.echo(f"Added task {added.id} to {room_id!r}: {added.title}"
+               + (f" (owner {added.owner})" if added.owner else ""))
+    _echo_participants_change(before, store.get(room_id))
+
+
+@task.command("status")
+@_room_option
+@click.argument("task_id")
+@click.argument("status")
+@pass_app
+def task_status(app: App, room_id: str, task_id: str, status: str) -> None:
+    """Set the STATUS of task TASK_ID: todo, in_progress, blocked or done."""
+    changed = app.rooms.set_task_status(room_id, task_id, status)
+    click.echo(f"Task {changed.id} is now {changed.status.value}.")
+
+
+@task.command("assign")
+@_room_option
+@click.argument("task_id")
+@click.argument("owner")
+@click.option("--reason", help="Why (kept in the task history).")
+@pass_app
+def task_assign(app: App, room_id: str, task_id: str, owner: str, reason: str | None) -> None:
+    """Assign task TASK_ID to OWNER."""
+    store: RoomStore = app.rooms
+    before = store.get(room_id)
+    changed = store.assign_task(room_id, task_id, owner, reason=reason)
+    click.echo(f"Task {changed.id} is assigned to {changed.owner}.")
+    _echo_participants_change(before, store.get(room_id))
+
+
+@task.command("handoff")
+@_room_option
+@click.argument("task_id")
+@click.argument("owner")
+@click.option("--reason", help="Why (kept in the task history).")
+@pass_app
+def task_handoff(app: App, room_id: str, task_id: str, owner: str, reason: str | None) -> None:
+    """Hand task TASK_ID from its owner to OWNER."""
+    store: RoomStore = app.rooms
+    before = store.get(room_id)
+    previous = before.task(task_id).owner
+    changed = store.handoff_task(room_id, task_id, owner, reason=reason)
+    click.echo(f"Task {changed.id} handed off from {previous} to {changed.owner}.")
+    _echo_participants_change(before, store.get(room_id))
+
+
+@task.command("history")
+@_room_option
+@click.argument("task_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def task_history(app: App, room_id: str, task_id: str, as_json: bool) -> None:
+    """Show what happened to task TASK_ID: creation, status changes, assignments, handoffs."""
+    current = app.rooms.task(room_id, task_id)
+    if as_json:
+        click.echo(json.dumps([e.to_dict() for e in current.history], indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{current.id}: {current.title}  [{current.status.value}, owner {current.owner or '-'}]")
+    for event in current.history:
+        if event.kind == "created":
+            what = "created" + (f", owner {event.to}" if event.to else "")
+        elif event.kind == "status":
+            what = f"status {event.from_} -> {event.to}"
+        else:
+            what = f"{event.kind} {event.from_ or '-'} -> {event.to}"
+        click.echo(f"  {_local(event.at)}  {what}" + (f"  ({event.reason})" if event.reason else ""))

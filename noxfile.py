@@ -1,0 +1,88 @@
+"""Test sessions. `nox` runs the default set (what CI runs); `nox -s bench` the benchmarks.
+
+* tests-<dist>  each distribution's tests with only the core and that distribution installed
+                (that is how a missing dependency is caught)
+* integration   everything installed together: cross-package, CLI and reliability tests
+* imports       discovery and listing must not import heavy dependencies
+* lint          ruff
+* bandit        bandit over our own code
+* bench         benchmarks under tests/bench/ and tests marked slow
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+nox.options.sessions = ["lint", "bandit", "imports", "tests", "integration"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+TEST_DEPS = ("pytest>=8", "pytest-timeout>=2.3", "hatchling>=1.21")
+PYTEST = ("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-m", "not slow")
+
+
+def distributions() -> dict[str, Path]:
+    """Every in-repo distribution besides the core: plugins/, teams/ and skills/ folders."""
+    found = {}
+    for group in ("plugins", "teams", "skills"):
+        for pyproject in sorted((ROOT / group).glob("*/pyproject.toml")):
+            found[f"{group}/{pyproject.parent.name}"] = pyproject.parent
+    return found
+
+
+def install_all(session: nox.Session) -> None:
+    session.install("-e", ".", *(arg for path in distributions().values() for arg in ("-e", str(path))), *TEST_DEPS)
+
+
+@nox.session
+@nox.parametrize("dist", ["core", *distributions()])
+def tests(session: nox.Session, dist: str) -> None:
+    """One distribution's own tests, installed alone with the core."""
+    if dist == "core":
+        session.install("-e", ".", *TEST_DEPS)
+        session.run(*PYTEST, "tests/core")
+        return
+    path = distributions()[dist]
+    session.install("-e", ".", "-e", str(path), *TEST_DEPS)
+    session.run(*PYTEST, str(path / "tests"))
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Everything installed together: the CLI, cross-package and reliability tests."""
+    install_all(session)
+    session.run(*PYTEST, "tests", "--ignore=tests/core")
+
+
+@nox.session
+def imports(session: nox.Session) -> None:
+    """Fails if discovery or listing imports litellm, chromadb, keyring, bandit, tiktoken or a channel SDK."""
+    install_all(session)
+    session.run(*PYTEST, "tests/test_imports.py")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def bandit(session: nox.Session) -> None:
+    """bandit over our own shipped code (tests and fixtures excluded)."""
+    session.install("bandit>=1.7")
+    targets = ["nanofolks_core", *(str(p) for p in distributions().values())]
+    session.run("bandit", "-q", "-r", *targets, "-x", "*/tests/*,*/testing/*", "-ll")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: each prints its figures (see docs/performance.md)."""
+    install_all(session)
+    for script in sorted((ROOT / "tests" / "bench").glob("bench_*.py")):
+        session.run("python", str(script))
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-m", "slow",
+                "tests", success_codes=[0, 5])

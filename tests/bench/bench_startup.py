@@ -1,0 +1,92 @@
+"""Start-up time of the CLI with every installed plugin: median wall time of 10 runs.
+
+Run: nox -s bench  (or: python tests/bench/bench_startup.py [--runs N])
+Target (issue 2): `nanofolks --version` and `nanofolks plugins list` under 150 ms median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HEAVY = (
+    "litellm",
+    "chromadb",
+    "keyring",
+    "bandit",
+    "tiktoken",
+    "telegram",
+    "discord",
+    "slack_sdk",
+    "slack_bolt",
+    "openai",
+    "onnxruntime",
+    "numpy",
+    "torch",
+    "schedule",
+)
+COMMANDS = (["--version"], ["plugins", "list"], ["plugins", "list", "--all", "--json"], ["--help"])
+
+
+def nanofolks_executable() -> str:
+    candidate = Path(sys.executable).with_name("nanofolks")
+    return str(candidate) if candidate.exists() else "nanofolks"
+
+
+def time_command(args: list[str], runs: int, env: dict[str, str]) -> list[float]:
+    exe = nanofolks_executable()
+    subprocess.run([exe, *args], env=env, capture_output=True, check=True)  # warm the OS file cache
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([exe, *args], env=env, capture_output=True, check=True)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def heavy_modules_after_listing(env: dict[str, str]) -> list[str]:
+    code = (
+        "import sys; from nanofolks_core.cli import main; main(['plugins', 'list', '--all']);"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    return [name for name in out.strip().splitlines()[-1].split(",") if name]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--target-ms", type=float, default=150.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "NANOFOLKS_HOME": home}
+        listing = subprocess.run(
+            [nanofolks_executable(), "plugins", "list", "--all"], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        print(f"plugins installed: {len(listing.strip().splitlines()) - 1}")
+        failed = False
+        for command in COMMANDS:
+            samples = time_command(command, args.runs, env)
+            median = statistics.median(samples)
+            print(
+                f"nanofolks {' '.join(command):<28} median {median:6.1f} ms  "
+                f"min {min(samples):6.1f} ms  max {max(samples):6.1f} ms  ({args.runs} runs)"
+            )
+            if command in (["--version"], ["plugins", "list"]) and median > args.target_ms:
+                failed = True
+        heavy = heavy_modules_after_listing(env)
+        print(f"heavy modules imported by discovery + listing: {', '.join(heavy) or 'none'}")
+    if failed or heavy:
+        print(f"FAIL: over the {args.target_ms:.0f} ms target or heavy modules imported")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

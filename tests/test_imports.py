@@ -1,0 +1,67 @@
+"""Discovery and listing must not import any heavy dependency (ARCHITECTURE §2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = (
+    "litellm",
+    "chromadb",
+    "keyring",
+    "bandit",
+    "tiktoken",
+    "telegram",
+    "discord",
+    "slack_sdk",
+    "slack_bolt",
+    "openai",
+    "onnxruntime",
+    "numpy",
+    "torch",
+    "schedule",
+    "cronsim",
+)
+
+
+def _imported_after(commands: list[list[str]], home) -> list[str]:
+    calls = "; ".join(f"main({cmd!r})" for cmd in commands)
+    code = (
+        "import sys\nfrom nanofolks_core.cli import main\n"
+        f"{calls}\nprint('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"NANOFOLKS_HOME": str(home), "PATH": "/usr/bin:/bin"},
+    )
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("HEAVY=")][-1]
+    return [m for m in line[len("HEAVY=") :].split(",") if m]
+
+
+def test_version_list_and_help_import_no_heavy_dependency(tmp_path):
+    commands = [
+        ["--version"],
+        ["plugins", "list", "--all"],
+        ["plugins", "list", "--json"],
+        ["--help"],
+        ["config", "lint"],
+        ["plugins", "info", "core"],
+    ]
+    assert _imported_after(commands, tmp_path) == []
+
+
+def test_every_installed_plugin_loads(tmp_path):
+    """All in-repo plugins installed by the README set-up command load without failure."""
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "nanofolks_core", "plugins", "list", "--all", "--json"],
+        capture_output=True,
+        text=True,
+        env={"NANOFOLKS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    rows = json.loads(proc.stdout)
+    assert [r["name"] for r in rows if r["state"] != "enabled"] == []

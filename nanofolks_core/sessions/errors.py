@@ -1,0 +1,16 @@
+"""Errors raised by the session store."""
+
+from __future__ import annotations
+
+
+class SessionConflictError(Exception):
+    """A write lost its compare-and-set race.
+
+    ``append`` raises it only after its retries are exhausted; ``replace`` raises it as soon
+    as the stored version differs from ``expected_version``. The message names the room and
+    the file. Nothing was written when it is raised.
+    """
+
+
+class SessionCorruptError(Exception):
+    """A stored file is not valid session JSON (or was written by a newer format)."""

@@ -81,7 +81,11 @@ def room() -> None:
 @click.option("--description", default="", help="What the room is for.")
 @pass_app
 def create(app: App, name: str, room_type: str, bots: tuple[str, ...], description: str) -> None:
-    """Create room NAME (lowercase letters, digits, '-' and '_'), e.g. project-alpha."""
+    """Create a room.
+
+    NAME is what you will call it everywhere: lowercase letters, digits, '-' and '_'
+    (e.g. project-alpha).
+    """
     kind = RoomType.parse(room_type)
     wanted = _split_bots(bots)
     if kind is not RoomType.DIRECT:
@@ -100,7 +104,7 @@ def create(app: App, name: str, room_type: str, bots: tuple[str, ...], descripti
 @click.argument("bots", nargs=-1, required=True)
 @pass_app
 def invite(app: App, name: str, bots: tuple[str, ...]) -> None:
-    """Invite one or more BOTS (researcher, coder, ...) to room NAME."""
+    """Invite BOTS (researcher, coder, ...) to room NAME."""
     store: RoomStore = app.rooms
     before = store.get(name)
     after = store.invite(name, *_split_bots(bots))
@@ -130,7 +134,7 @@ def remove(app: App, name: str, bots: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def show(app: App, name: str, as_json: bool) -> None:
-    """Show a room: type, participants, tasks, messages and mapped chats."""
+    """Show a room: type, bots, tasks, messages, chats."""
     store: RoomStore = app.rooms
     current = store.get(name)
     count = _message_count(app, current.id)
@@ -184,7 +188,10 @@ def list_rooms(app: App, as_json: bool) -> None:
 @click.option("--keep-history", is_flag=True, help="Keep the room's message history.")
 @pass_app
 def delete(app: App, name: str, yes: bool, keep_history: bool) -> None:
-    """Delete room NAME, its tasks and (unless --keep-history) its message history."""
+    """Delete a room with its tasks.
+
+    Its message history goes too, unless --keep-history is given.
+    """
     store: RoomStore = app.rooms
     if name == DEFAULT_ROOM:
         raise UsageError(f"{DEFAULT_ROOM!r} is the default room and cannot be deleted")
@@ -248,7 +255,7 @@ def _task_line(task: Task) -> tuple[str, ...]:
 
 @room.group("task")
 def task() -> None:
-    """Track a room's tasks: owners, status, priority, due dates and handoffs."""
+    """Track a room's tasks, owners and handoffs."""
 
 
 @task.command("list")
@@ -300,7 +307,7 @@ def task_add(app: App, room_id: str, owner: str | None, priority: str, due: str 
 @click.argument("status")
 @pass_app
 def task_status(app: App, room_id: str, task_id: str, status: str) -> None:
-    """Set the STATUS of task TASK_ID: todo, in_progress, blocked or done."""
+    """Set a task's STATUS: todo, in_progress, blocked or done."""
     changed = app.rooms.set_task_status(room_id, task_id, status)
     click.echo(f"Task {changed.id} is now {changed.status.value}.")
 
@@ -342,7 +349,7 @@ def task_handoff(app: App, room_id: str, task_id: str, owner: str, reason: str |
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def task_history(app: App, room_id: str, task_id: str, as_json: bool) -> None:
-    """Show what happened to task TASK_ID: creation, status changes, assignments, handoffs."""
+    """Show what happened to a task: status changes, assignments, handoffs."""
     current = app.rooms.task(room_id, task_id)
     if as_json:
         click.echo(json.dumps([e.to_dict() for e in current.history], indent=2, ensure_ascii=False))

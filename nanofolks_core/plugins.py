@@ -261,6 +261,23 @@ class PluginHost:
                     record.kinds = ["events"]
         return self.registry
 
+    # -- pipeline events ---------------------------------------------------------------
+
+    def pipe(self, hook_name: str, arg_name: str, value: Any, **extra: Any) -> Any:
+        """Call a pipeline-event hook so each implementation sees the previous one's result.
+
+        Implementations run in pluggy's call order; one returning None leaves the value as is.
+        """
+        hook = getattr(self.pm.hook, hook_name)
+        for impl in reversed(hook.get_hookimpls()):
+            if self._trace:
+                sys.stderr.write(f"{hook_name} [plugin: {impl.plugin_name}]\n")
+            kwargs = {arg_name: value, **extra}
+            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            if result is not None:
+                value = result
+        return value
+
     # -- reporting ---------------------------------------------------------------------
 
     def report(self) -> list[PluginRecord]:

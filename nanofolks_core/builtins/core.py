@@ -5,7 +5,7 @@ Other plugins may replace any of these by registering a spec of the same kind an
 
 from __future__ import annotations
 
-from nanofolks_core.api import SecretPatternSpec, SessionStoreSpec, hookimpl
+from nanofolks_core.api import SecretPatternSpec, SessionStoreSpec, ToolSpec, hookimpl
 
 NANOFOLKS_API = "1.0"
 
@@ -43,3 +43,23 @@ def nanofolks_register_session_stores(register):
             factory="nanofolks_core.sessions:FileSessionStore",
         )
     )
+
+
+@hookimpl
+def nanofolks_register_teams(register):
+    # The spec lives with the crew code, which falls back to it when the chosen team is missing.
+    from nanofolks_core.crew.team import DEFAULT_TEAM
+
+    register(DEFAULT_TEAM)
+
+
+@hookimpl
+def nanofolks_register_tools(register):
+    # Which roles may use a tool is said by the role (crew/roles.py) or by ToolSpec.roles.
+    for name, summary in (
+        ("read_file", "Read a text file from the workspace"),
+        ("list_files", "List files in a workspace folder"),
+        ("write_file", "Write a text file in the workspace"),
+    ):
+        class_name = "".join(part.title() for part in name.split("_"))
+        register(ToolSpec(name=name, summary=summary, factory=f"nanofolks_core.tools.workspace:{class_name}"))

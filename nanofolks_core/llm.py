@@ -1,0 +1,72 @@
+"""The core's door to language models: finds the provider for a model name, runs the
+before/after hooks around every call, and keeps one provider instance per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nanofolks_core.messages import LLMRequest, LLMResponse
+from nanofolks_core.provider import ProviderNotConfigured
+from nanofolks_core.registry import Registry
+from nanofolks_core.specs import ProviderSpec
+
+log = logging.getLogger("nanofolks.llm")
+
+NO_MODEL_HELP = (
+    "no model is configured. Run `nanofolks onboard`, or set agents.defaults.model in "
+    "{config} (for a local server: \"vllm/<model>\" with providers.vllm.apiBase)."
+)
+
+
+def find_provider(registry: Registry, model: str) -> ProviderSpec:
+    """The provider spec serving ``model``: by its ``provider/`` prefix, else by model_prefixes."""
+    prefix = model.split("/", 1)[0] if "/" in model else ""
+    spec = registry.get("provider", prefix) if prefix else None
+    if spec is not None:
+        return spec
+    for candidate in registry.all("provider"):
+        if any(model.startswith(p) for p in candidate.model_prefixes):
+            return candidate
+    known = ", ".join(f"{name}/…" for name in registry.names("provider")) or "none (install nanofolks-provider-litellm)"
+    raise ProviderNotConfigured(
+        f"no installed provider serves the model {model!r}. Write models as provider/model; providers: {known}"
+    )
+
+
+class LLMClient:
+    """Calls providers for the pipeline. ``pipe`` runs a pipeline-event hook chain (PluginHost.pipe)."""
+
+    def __init__(self, registry: Registry, sections: dict[str, Any], pipe: Callable[..., Any]) -> None:
+        self._registry = registry
+        self._sections = sections
+        self._pipe = pipe
+        self._providers: dict[str, Any] = {}
+
+    def provider_for(self, model: str) -> Any:
+        spec = find_provider(self._registry, model)
+        if spec.name not in self._providers:
+            factory = spec.load()
+            config = self._sections.get(spec.config_section()) if spec.config_section() else None
+            self._providers[spec.name] = factory(spec=spec, config=config)
+        return self._providers[spec.name]
+
+    async def complete(self, request: LLMRequest, on_delta: Callable[[str], None] | None = None) -> LLMResponse:
+        provider = self.provider_for(request.model)
+        request = self._pipe("nanofolks_before_llm_call", "request", request)
+        started = time.perf_counter()
+        response = await provider.complete(request, on_delta=on_delta)
+        log.debug(
+            "llm call model=%s bot=%s messages=%d took %.1f ms (prompt %d, completion %d tokens)",
+            request.model, request.metadata.get("bot"), len(request.messages),
+            (time.perf_counter() - started) * 1000, response.usage.prompt_tokens, response.usage.completion_tokens,
+        )
+        return self._pipe("nanofolks_after_llm_call", "response", response, request=request)
+
+    async def aclose(self) -> None:
+        for provider in self._providers.values():
+            await provider.aclose()
+        self._providers.clear()

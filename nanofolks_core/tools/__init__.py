@@ -1,0 +1,1 @@
+"""Built-in tools (registered by the ``core`` plugin like any other)."""

@@ -18,9 +18,13 @@ from nanofolks_core.plugins import PluginHost, discover, installed_entry_points
 
 
 class App:
-    def __init__(self, config_path: Path | None = None, data_root: Path | None = None) -> None:
+    def __init__(
+        self, config_path: Path | None = None, data_root: Path | None = None, host: PluginHost | None = None
+    ) -> None:
         self.data_root = data_root or paths.data_root()
         self.config_path = config_path or self.data_root / "config.json"
+        if host is not None:  # tests hand in a host with plugins registered by hand
+            self.__dict__["host"] = host
 
     # -- configuration and plugins -------------------------------------------------------
 

@@ -13,9 +13,9 @@ A plugin's entry module imports the stdlib, this module and attrs — nothing he
 
 from __future__ import annotations
 
-import pluggy
-
 from typing import TYPE_CHECKING
+
+import pluggy
 
 from nanofolks_core.api_version import API_VERSION
 from nanofolks_core.specs import (

@@ -18,7 +18,7 @@ log = logging.getLogger("nanofolks.llm")
 
 NO_MODEL_HELP = (
     "no model is configured. Run `nanofolks onboard`, or set agents.defaults.model in "
-    "{config} (for a local server: \"vllm/<model>\" with providers.vllm.apiBase)."
+    '{config} (for a local server: "vllm/<model>" with providers.vllm.apiBase).'
 )
 
 
@@ -61,8 +61,12 @@ class LLMClient:
         response = await provider.complete(request, on_delta=on_delta)
         log.debug(
             "llm call model=%s bot=%s messages=%d took %.1f ms (prompt %d, completion %d tokens)",
-            request.model, request.metadata.get("bot"), len(request.messages),
-            (time.perf_counter() - started) * 1000, response.usage.prompt_tokens, response.usage.completion_tokens,
+            request.model,
+            request.metadata.get("bot"),
+            len(request.messages),
+            (time.perf_counter() - started) * 1000,
+            response.usage.prompt_tokens,
+            response.usage.completion_tokens,
         )
         return self._pipe("nanofolks_after_llm_call", "response", response, request=request)
 

@@ -39,7 +39,7 @@ def _scoped(pattern: str) -> str:
     """``(?i)abc`` -> ``(?i:abc)``: global flags are only allowed at the start of the joined pattern."""
     match = _GLOBAL_FLAGS.match(pattern)
     if match:
-        return f"(?{match.group(1)}:{pattern[match.end():]})"
+        return f"(?{match.group(1)}:{pattern[match.end() :]})"
     return f"(?:{pattern})"
 
 

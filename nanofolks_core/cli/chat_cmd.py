@@ -54,13 +54,27 @@ async def _turn(crew, printer: _Printer, text: str, room: str, stream: bool):
     printer.team = crew.team
     result = await crew.handle(InboundMessage(text=text, room=room, channel="cli"), on_event=printer, stream=stream)
     if printer.as_json:
-        click.echo(json.dumps({
-            "room": result.room,
-            "intent": result.intent.kind,
-            "dispatch": result.assignment.mode,
-            "replies": [{"bot": r.bot, "name": r.name, "text": r.text, "model": r.model,
-                         "delegated_by": r.delegated_by, "error": r.error} for r in result.replies],
-        }, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "room": result.room,
+                    "intent": result.intent.kind,
+                    "dispatch": result.assignment.mode,
+                    "replies": [
+                        {
+                            "bot": r.bot,
+                            "name": r.name,
+                            "text": r.text,
+                            "model": r.model,
+                            "delegated_by": r.delegated_by,
+                            "error": r.error,
+                        }
+                        for r in result.replies
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
     return result
 
 

@@ -28,16 +28,20 @@ def _interactive() -> bool:
 
 
 def _options(function):
-    for decorator in reversed([
-        click.option("--provider", help="Provider name (see `nanofolks plugins info provider-litellm`)."),
-        click.option("--model", help="Default model, e.g. my-model or openrouter/anthropic/claude-sonnet-4."),
-        click.option("--api-key", help="API key to store in config.json (mode 600). Prefer --api-key-env."),
-        click.option("--api-key-env", metavar="VAR", help="Read the API key from this environment variable."),
-        click.option("--api-base", help="Endpoint of a local/OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
-        click.option("--team", help="Team persona (see `nanofolks team list`)."),
-        click.option("--workspace", type=click.Path(file_okay=False), help="Workspace folder."),
-        click.option("-y", "--yes", is_flag=True, help="Never prompt; use flags and current values."),
-    ]):
+    for decorator in reversed(
+        [
+            click.option("--provider", help="Provider name (see `nanofolks plugins info provider-litellm`)."),
+            click.option("--model", help="Default model, e.g. my-model or openrouter/anthropic/claude-sonnet-4."),
+            click.option("--api-key", help="API key to store in config.json (mode 600). Prefer --api-key-env."),
+            click.option("--api-key-env", metavar="VAR", help="Read the API key from this environment variable."),
+            click.option(
+                "--api-base", help="Endpoint of a local/OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."
+            ),
+            click.option("--team", help="Team persona (see `nanofolks team list`)."),
+            click.option("--workspace", type=click.Path(file_okay=False), help="Workspace folder."),
+            click.option("-y", "--yes", is_flag=True, help="Never prompt; use flags and current values."),
+        ]
+    ):
         function = decorator(function)
     return function
 
@@ -57,7 +61,9 @@ def _setup(app: App, opts: dict[str, Any], *, first_time: bool) -> None:
 
     click.echo("1. Security")
     stores = registry.names("secret-store")
-    click.echo(f"   secret storage: {', '.join(stores) if stores else 'environment variables and config.json (mode 600)'}")
+    click.echo(
+        f"   secret storage: {', '.join(stores) if stores else 'environment variables and config.json (mode 600)'}"
+    )
 
     click.echo("2. Provider and model")
     provider = opts["provider"] or (current_model.split("/", 1)[0] if current_model and "/" in current_model else None)
@@ -87,12 +93,16 @@ def _setup(app: App, opts: dict[str, Any], *, first_time: bool) -> None:
         if not ask:
             raise UsageError(f"provider vllm needs --api-base (your server's URL), e.g. `{EXAMPLE}`")
         section["apiBase"] = click.prompt("   server URL", default="http://127.0.0.1:8000/v1")
-    elif provider != "vllm" and spec.env_keys and not section.get("apiKey") and not any(
-        os.environ.get(k) for k in spec.env_keys
+    elif (
+        provider != "vllm"
+        and spec.env_keys
+        and not section.get("apiKey")
+        and not any(os.environ.get(k) for k in spec.env_keys)
     ):
         if ask:
-            key = click.prompt(f"   API key (Enter to use ${spec.env_keys[0]} later)", default="", hide_input=True,
-                               show_default=False)
+            key = click.prompt(
+                f"   API key (Enter to use ${spec.env_keys[0]} later)", default="", hide_input=True, show_default=False
+            )
             if key:
                 section["apiKey"] = key
         else:
@@ -121,8 +131,11 @@ def _setup(app: App, opts: dict[str, Any], *, first_time: bool) -> None:
     config_mod.build_config(raw, app.config_path, registry.config_sections(), app.host.not_loaded())
 
     click.echo("5. Launch")
-    workspace = config_mod.Path(defaults["workspace"]).expanduser() if defaults.get("workspace") else (
-        app.data_root / "workspace")
+    workspace = (
+        config_mod.Path(defaults["workspace"]).expanduser()
+        if defaults.get("workspace")
+        else (app.data_root / "workspace")
+    )
     for folder in WORKSPACE_FOLDERS:
         (workspace / folder).mkdir(parents=True, exist_ok=True)
     config_mod.update_raw(app.config_path, lambda current: (current.clear(), current.update(raw)))

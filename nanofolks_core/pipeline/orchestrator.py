@@ -127,8 +127,10 @@ class Crew:
 
         config = app.config
         team, warning = resolve_team(app.registry, config.team)
-        workspace = Path(config.agents.defaults.workspace).expanduser() if config.agents.defaults.workspace else (
-            app.data_root / "workspace"
+        workspace = (
+            Path(config.agents.defaults.workspace).expanduser()
+            if config.agents.defaults.workspace
+            else (app.data_root / "workspace")
         )
         tools = {spec.name: spec.load()() for spec in app.registry.all("tool")}
         tool_roles = {spec.name: spec.roles for spec in app.registry.all("tool")}
@@ -157,8 +159,9 @@ class Crew:
             )
         return model
 
-    async def handle(self, inbound: InboundMessage, *, on_event: EventSink | None = None,
-                     stream: bool = False) -> TurnResult:
+    async def handle(
+        self, inbound: InboundMessage, *, on_event: EventSink | None = None, stream: bool = False
+    ) -> TurnResult:
         """Run one user message through the pipeline and store the turn in the room's history."""
         timings: dict[str, float] = {}
         started = clock = time.perf_counter()
@@ -190,8 +193,9 @@ class Crew:
         from nanofolks_core.sessions import SessionMessage
 
         history = self.sessions.read(room.id, limit=HISTORY_LIMIT)
-        self.sessions.append(room.id, SessionMessage(role="user", content=text, channel=inbound.channel,
-                                                      meta={"sender": inbound.sender}))
+        self.sessions.append(
+            room.id, SessionMessage(role="user", content=text, channel=inbound.channel, meta={"sender": inbound.sender})
+        )
         lap("history")
 
         turn = _Turn(self, room, text, tags.body, history, intent, inbound, on_event)
@@ -205,14 +209,28 @@ class Crew:
 
         final = []
         for reply in replies:
-            outbound = self.host.pipe("nanofolks_message_out", "message", OutboundMessage(
-                text=reply.text, bot=reply.bot, channel=inbound.channel, room=room.id, chat_id=inbound.chat_id))
+            outbound = self.host.pipe(
+                "nanofolks_message_out",
+                "message",
+                OutboundMessage(
+                    text=reply.text, bot=reply.bot, channel=inbound.channel, room=room.id, chat_id=inbound.chat_id
+                ),
+            )
             final.append(attrs.evolve(reply, text=self.sanitize(outbound.text)))
-        self.sessions.append(room.id, *(
-            SessionMessage(role="assistant", content=r.text, bot=r.bot, channel=inbound.channel,
-                           meta={"model": r.model, **({"delegated_by": r.delegated_by} if r.delegated_by else {})})
-            for r in final if not r.error
-        ))
+        self.sessions.append(
+            room.id,
+            *(
+                SessionMessage(
+                    role="assistant",
+                    content=r.text,
+                    bot=r.bot,
+                    channel=inbound.channel,
+                    meta={"model": r.model, **({"delegated_by": r.delegated_by} if r.delegated_by else {})},
+                )
+                for r in final
+                if not r.error
+            ),
+        )
         lap("final")
         timings["total"] = (time.perf_counter() - started) * 1000
         timings["overhead"] = timings["total"] - timings["llm"]
@@ -225,8 +243,17 @@ class Crew:
 class _Turn:
     """State of one turn: shared by the bots that answer it (and those they delegate to)."""
 
-    def __init__(self, crew: Crew, room: Any, text: str, body: str, history: list, intent: Intent,
-                 inbound: InboundMessage, on_event: EventSink | None) -> None:
+    def __init__(
+        self,
+        crew: Crew,
+        room: Any,
+        text: str,
+        body: str,
+        history: list,
+        intent: Intent,
+        inbound: InboundMessage,
+        on_event: EventSink | None,
+    ) -> None:
         self.crew = crew
         self.room = room
         self.text = text
@@ -260,7 +287,8 @@ class _Turn:
 
     def _tools_for(self, bot: str, *, may_delegate: bool) -> tuple[dict[str, Tool], list[dict[str, Any]]]:
         allowed = {
-            name: tool for name, tool in self.crew.tools.items()
+            name: tool
+            for name, tool in self.crew.tools.items()
             if name in ROLES[bot].tools or bot in self.crew.tool_roles.get(name, ())
         }
         schemas = [tool_schema(tool) for tool in allowed.values()]
@@ -268,20 +296,30 @@ class _Turn:
             schemas.append(DELEGATE_TOOL)
         return allowed, schemas
 
-    async def run_bot(self, bot: str, *, stream: bool = False, brief: str | None = None,
-                      delegated_by: str | None = None) -> BotReply:
+    async def run_bot(
+        self, bot: str, *, stream: bool = False, brief: str | None = None, delegated_by: str | None = None
+    ) -> BotReply:
         crew = self.crew
         started = time.perf_counter()
         self.emit(CrewEvent("start", bot))
         defaults = crew.config.agents.defaults
         model = crew.model_for(bot, self.room.id, self.text)
         identity = compose_identity(bot, crew.team, crew.workspace)
-        prompt = system_prompt(identity, team=crew.team, role=bot, room_id=self.room.id,
-                               room_type=str(self.room.type), participants=self.room.participants,
-                               intent=self.intent, brief=brief)
-        messages = [ChatMessage(role="system", content=prompt),
-                    *history_messages(self.history, bot, crew.team),
-                    ChatMessage(role="user", content=self.text)]
+        prompt = system_prompt(
+            identity,
+            team=crew.team,
+            role=bot,
+            room_id=self.room.id,
+            room_type=str(self.room.type),
+            participants=self.room.participants,
+            intent=self.intent,
+            brief=brief,
+        )
+        messages = [
+            ChatMessage(role="system", content=prompt),
+            *history_messages(self.history, bot, crew.team),
+            ChatMessage(role="user", content=self.text),
+        ]
         tools, schemas = self._tools_for(bot, may_delegate=delegated_by is None)
         usage = Usage()
         on_delta = (lambda piece: self.emit(CrewEvent("delta", bot, piece))) if stream else None
@@ -289,22 +327,29 @@ class _Turn:
         for step in range(defaults.max_tool_iterations + 1):
             last_step = step == defaults.max_tool_iterations
             request = LLMRequest(
-                model=model, messages=messages, tools=() if last_step else schemas,
-                temperature=defaults.temperature, max_tokens=defaults.max_tokens, stream=stream,
+                model=model,
+                messages=messages,
+                tools=() if last_step else schemas,
+                temperature=defaults.temperature,
+                max_tokens=defaults.max_tokens,
+                stream=stream,
                 metadata={"room": self.room.id, "bot": bot, "intent": self.intent.kind, "step": step},
             )
             llm_started = time.perf_counter()
             response = await crew.llm.complete(request, on_delta=on_delta)
             crew._llm_seconds += time.perf_counter() - llm_started
-            usage = Usage(prompt_tokens=usage.prompt_tokens + response.usage.prompt_tokens,
-                          completion_tokens=usage.completion_tokens + response.usage.completion_tokens)
+            usage = Usage(
+                prompt_tokens=usage.prompt_tokens + response.usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens + response.usage.completion_tokens,
+            )
             if not response.tool_calls:
                 break
             messages.append(ChatMessage(role="assistant", content=response.content, tool_calls=response.tool_calls))
             for call in response.tool_calls:
                 result = await self._run_tool(bot, call, tools)
-                messages.append(ChatMessage(role="tool", content=clip(crew.sanitize(result)), tool_call_id=call.id,
-                                            name=call.name))
+                messages.append(
+                    ChatMessage(role="tool", content=clip(crew.sanitize(result)), tool_call_id=call.id, name=call.name)
+                )
         assert response is not None
         text = response.content.strip() or "(no answer)"
         reply = self._reply(bot, text, model=response.model or model, usage=usage, delegated_by=delegated_by)
@@ -315,7 +360,8 @@ class _Turn:
     async def _run_tool(self, bot: str, call: ToolCall, tools: dict[str, Tool]) -> str:
         crew = self.crew
         denied = crew.host.pm.hook.nanofolks_tool_call_check(
-            call=call, context={"room": self.room.id, "bot": bot, "role": bot})
+            call=call, context={"room": self.room.id, "bot": bot, "role": bot}
+        )
         if denied:
             log.debug("tool %s denied for %s: %s", call.name, bot, denied)
             return f"denied: {denied}"
@@ -323,8 +369,7 @@ class _Turn:
         if call.name == "delegate" and bot == LEADER:
             result = await self._delegate(call.arguments)
         elif call.name in tools:
-            result = as_text(await tools[call.name].run(call.arguments, ToolContext(self.room.id, bot,
-                                                                                    crew.workspace)))
+            result = as_text(await tools[call.name].run(call.arguments, ToolContext(self.room.id, bot, crew.workspace)))
         else:
             result = f"error: there is no tool named {call.name!r}"
         log.debug("tool %s for %s took %.1f ms", call.name, bot, (time.perf_counter() - started) * 1000)

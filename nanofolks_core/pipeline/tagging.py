@@ -11,9 +11,30 @@ from nanofolks_core.crew.team import RESERVED_MENTIONS
 # "@coder" but not "bob@example.com"; names may contain "-" and "_".
 _MENTION = re.compile(r"(?<![\w@.])@([A-Za-z][\w-]*)")
 _ACTION_WORDS = (
-    "analyze", "analyse", "brainstorm", "build", "check", "compare", "create", "debug", "design", "draft", "explain",
-    "find", "fix", "implement", "plan", "post", "refactor", "research", "review", "summarize", "summarise", "test",
-    "translate", "write",
+    "analyze",
+    "analyse",
+    "brainstorm",
+    "build",
+    "check",
+    "compare",
+    "create",
+    "debug",
+    "design",
+    "draft",
+    "explain",
+    "find",
+    "fix",
+    "implement",
+    "plan",
+    "post",
+    "refactor",
+    "research",
+    "review",
+    "summarize",
+    "summarise",
+    "test",
+    "translate",
+    "write",
 )
 _ACTION = re.compile(rf"\b({'|'.join(_ACTION_WORDS)})\b", re.IGNORECASE)
 

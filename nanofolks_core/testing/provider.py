@@ -32,17 +32,23 @@ class LocalProviderConfig:
 
 @hookimpl
 def nanofolks_register_providers(register):
-    register(ProviderSpec(name="local", summary="Test provider for a local OpenAI-compatible server",
-                          factory="nanofolks_core.testing.provider:LocalHTTPProvider",
-                          config_class=LocalProviderConfig))
+    register(
+        ProviderSpec(
+            name="local",
+            summary="Test provider for a local OpenAI-compatible server",
+            factory="nanofolks_core.testing.provider:LocalHTTPProvider",
+            config_class=LocalProviderConfig,
+        )
+    )
 
 
 def _message(message: ChatMessage) -> dict[str, Any]:
     data: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.tool_calls:
-        data["tool_calls"] = [{"id": c.id, "type": "function",
-                               "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
-                              for c in message.tool_calls]
+        data["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+            for c in message.tool_calls
+        ]
     if message.tool_call_id:
         data["tool_call_id"] = message.tool_call_id
     if message.name and message.role == "tool":
@@ -63,22 +69,31 @@ class LocalHTTPProvider:
         data = await asyncio.to_thread(self._post, body)
         choice = data["choices"][0]
         message = choice["message"]
-        calls = tuple(ToolCall(id=c["id"], name=c["function"]["name"],
-                               arguments=json.loads(c["function"]["arguments"] or "{}"))
-                      for c in message.get("tool_calls") or [])
+        calls = tuple(
+            ToolCall(id=c["id"], name=c["function"]["name"], arguments=json.loads(c["function"]["arguments"] or "{}"))
+            for c in message.get("tool_calls") or []
+        )
         content = message.get("content") or ""
         if on_delta and content:
             on_delta(content)
         usage = data.get("usage") or {}
-        return LLMResponse(content=content, tool_calls=calls, model=data.get("model", ""),
-                           usage=Usage(prompt_tokens=usage.get("prompt_tokens", 0),
-                                       completion_tokens=usage.get("completion_tokens", 0)),
-                           finish_reason=choice.get("finish_reason"))
+        return LLMResponse(
+            content=content,
+            tool_calls=calls,
+            model=data.get("model", ""),
+            usage=Usage(
+                prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0)
+            ),
+            finish_reason=choice.get("finish_reason"),
+        )
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         request = urllib.request.Request(  # noqa: S310 - tests point it at 127.0.0.1
-            f"{self.api_base}/chat/completions", data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": "Bearer test"}, method="POST")
+            f"{self.api_base}/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": "Bearer test"},
+            method="POST",
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
                 return json.loads(response.read())

@@ -26,8 +26,20 @@ def test_no_config_no_key_fails_fast_with_how_to_configure(home, nanofolks_proc)
 @pytest.fixture
 def onboarded(home, nanofolks_proc, llm_server):
     started = time.perf_counter()
-    run = nanofolks_proc(["onboard", "--provider", "vllm", "--model", "test-model", "--api-base",
-                          llm_server.base_url, "--team", "pirate"], home)
+    run = nanofolks_proc(
+        [
+            "onboard",
+            "--provider",
+            "vllm",
+            "--model",
+            "test-model",
+            "--api-base",
+            llm_server.base_url,
+            "--team",
+            "pirate",
+        ],
+        home,
+    )
     assert run.code == 0, run.err
     assert time.perf_counter() - started < 5.0
     config = json.loads((home / "config.json").read_text())
@@ -81,13 +93,19 @@ def test_disabling_the_team_plugin_keeps_the_crew_talking(onboarded, nanofolks_p
 
 
 def test_piped_interactive_chat_reads_lines(onboarded, nanofolks_proc, llm_server, tmp_path):
+    import os
     import subprocess
     import sys
-    import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("NANOFOLKS_")} | {"NANOFOLKS_HOME": str(onboarded)}
-    proc = subprocess.run([sys.executable, "-m", "nanofolks_core", "chat", "--no-stream"], input="Hi\n@coder ping\n/exit\n",
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nanofolks_core", "chat", "--no-stream"],
+        input="Hi\n@coder ping\n/exit\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "[test-model] Hi" in proc.stdout
     assert "[test-model] @coder ping" in proc.stdout

@@ -23,8 +23,10 @@ def make_crew(nanofolks_home, plugin_host, register_plugin, llm_server):
     register_plugin(test_provider, "test-provider")
 
     def make(config: dict | None = None) -> Crew:
-        raw = {"agents": {"defaults": {"model": "local/test-model"}},
-               "providers": {"local": {"apiBase": llm_server.base_url}}}
+        raw = {
+            "agents": {"defaults": {"model": "local/test-model"}},
+            "providers": {"local": {"apiBase": llm_server.base_url}},
+        }
         for key, value in (config or {}).items():
             raw[key] = value
         (nanofolks_home / "config.json").write_text(json.dumps(raw))
@@ -103,7 +105,8 @@ def test_leader_delegates_within_the_turn_and_a_room_task_records_it(make_crew, 
 
 def test_tool_loop_is_bounded(make_crew, llm_server):
     llm_server.handler = lambda request: (
-        Reply(tool_calls=[ToolCall("read_file", {"path": "notes.txt"})]) if request.get("tools") else "gave up")
+        Reply(tool_calls=[ToolCall("read_file", {"path": "notes.txt"})]) if request.get("tools") else "gave up"
+    )
     crew = make_crew({"agents": {"defaults": {"model": "local/test-model", "maxToolIterations": 3}}})
     result = ask(crew, "@coder read notes.txt forever")
     assert len(llm_server.requests) == 4  # 3 tool rounds, then one final request without tools

@@ -47,7 +47,8 @@ if TYPE_CHECKING:
         ToolCall,
         Usage,
     )
-    from nanofolks_core.secret import Secret
+    from nanofolks_core.provider import ProviderAuthError, ProviderError, ProviderNotConfigured
+    from nanofolks_core.secret import Secret, SecretUnavailable
 
 #: Marks a function in a plugin module as a hook implementation.
 hookimpl = pluggy.HookimplMarker("nanofolks")
@@ -66,6 +67,10 @@ _LAZY = {
     "NanofolksError": "nanofolks_core.errors",
     "UsageError": "nanofolks_core.errors",
     "Secret": "nanofolks_core.secret",
+    "SecretUnavailable": "nanofolks_core.secret",
+    "ProviderError": "nanofolks_core.provider",
+    "ProviderAuthError": "nanofolks_core.provider",
+    "ProviderNotConfigured": "nanofolks_core.provider",
 }
 
 
@@ -94,10 +99,14 @@ __all__ = [
     "MemoryBackendSpec",
     "NanofolksError",
     "OutboundMessage",
+    "ProviderAuthError",
+    "ProviderError",
+    "ProviderNotConfigured",
     "ProviderSpec",
     "Secret",
     "SecretPatternSpec",
     "SecretStoreSpec",
+    "SecretUnavailable",
     "SessionStoreSpec",
     "SkillScannerSpec",
     "SkillSpec",

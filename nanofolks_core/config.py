@@ -128,22 +128,23 @@ def _describe(value: Any) -> str:
     return f"{'an object' if isinstance(value, dict) else 'a list' if isinstance(value, list) else text}"
 
 
-def _strict(kind: type, label: str):
+def _strict(kinds: tuple[type, ...], label: str, convert: type | None = None):
+    """A structure hook that accepts only ``kinds`` (JSON true/false is not a number here)."""
+
     def hook(value: Any, _type: Any) -> Any:
-        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
-        if not ok:
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise TypeError(f"expected {label}, got {_describe(value)}")
-        return float(value) if kind is float else value
+        return convert(value) if convert else value
 
     return hook
 
 
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
-    conv.register_structure_hook(str, _strict(str, "a string"))
-    conv.register_structure_hook(bool, _strict(bool, "true or false"))
-    conv.register_structure_hook(int, _strict(int, "a whole number"))
-    conv.register_structure_hook(float, _strict((int, float), "a number"))  # type: ignore[arg-type]
+    conv.register_structure_hook(str, _strict((str,), "a string"))
+    conv.register_structure_hook(bool, _strict((bool,), "true or false"))
+    conv.register_structure_hook(int, _strict((int,), "a whole number"))
+    conv.register_structure_hook(float, _strict((int, float), "a number", float))
     conv.register_structure_hook(Any, lambda value, _t: value)
 
     def secret_hook(value: Any, _type: Any) -> Secret:

@@ -188,7 +188,11 @@ class SecretPatternSpec(Spec):
 
 @attrs.frozen(kw_only=True)
 class ToolSpec(RuntimeSpec):
-    """A tool bots may call. ``roles`` limits which crew roles get it (empty: every role)."""
+    """A tool bots may call.
+
+    A bot gets a tool when its role lists the tool's name (``nanofolks_core.crew.roles``) or
+    when ``roles`` names that role, so plugins can hand new tools to existing roles.
+    """
 
     kind: ClassVar[str] = "tool"
     section_root: ClassVar[str | None] = "tools"

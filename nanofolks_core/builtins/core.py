@@ -5,7 +5,7 @@ Other plugins may replace any of these by registering a spec of the same kind an
 
 from __future__ import annotations
 
-from nanofolks_core.api import SecretPatternSpec, SessionStoreSpec, ToolSpec, hookimpl
+from nanofolks_core.api import SecretPatternSpec, SessionStoreSpec, TeamSpec, ToolSpec, hookimpl
 
 NANOFOLKS_API = "1.0"
 
@@ -45,11 +45,17 @@ def nanofolks_register_session_stores(register):
     )
 
 
+#: The neutral team used when no other is chosen or the chosen one is unavailable.
+DEFAULT_TEAM = TeamSpec(
+    name="default",
+    title="Default Crew",
+    summary="Neutral, friendly and professional: the crew without a costume",
+    resource="nanofolks_core.builtins:default_team.toml",
+)
+
+
 @hookimpl
 def nanofolks_register_teams(register):
-    # The spec lives with the crew code, which falls back to it when the chosen team is missing.
-    from nanofolks_core.crew.team import DEFAULT_TEAM
-
     register(DEFAULT_TEAM)
 
 

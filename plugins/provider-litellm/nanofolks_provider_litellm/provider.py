@@ -1,0 +1,381 @@
+"""``LiteLLMProvider``: the runtime behind every provider this plugin registers.
+
+The core calls ``LiteLLMProvider(spec=spec, config=<ProviderConfig or None>)`` once per
+process and then ``await provider.complete(request, on_delta=...)``. Configuration
+problems (no key, no apiBase) are reported before litellm is imported, so they are
+instant. Transient failures are retried here, with backoff and jitter, and nowhere
+else: litellm and the openai SDK are told not to retry, so ``maxRetries: 3`` means at
+most four HTTP requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import socket
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from nanofolks_core import paths
+from nanofolks_core.api import LLMRequest, LLMResponse, ProviderSpec, Usage
+from nanofolks_core.provider import ProviderAuthError, ProviderError, ProviderNotConfigured
+from nanofolks_core.secret import SecretUnavailable
+from nanofolks_provider_litellm import runtime
+from nanofolks_provider_litellm.catalog import ProviderInfo, info_for
+from nanofolks_provider_litellm.config import ProviderConfig
+from nanofolks_provider_litellm.convert import (
+    Completion,
+    StreamAssembler,
+    completion_from_response,
+    to_litellm_messages,
+)
+
+__all__ = ["ApiKey", "LiteLLMProvider"]
+
+#: Sent to self-hosted servers when no key is configured: the openai client insists on one.
+NO_KEY_PLACEHOLDER = "no-key"
+#: First backoff step in seconds; doubles per retry up to MAX_BACKOFF, with jitter.
+BASE_BACKOFF = 0.5
+MAX_BACKOFF = 8.0
+#: A server's retry-after is honoured up to this many seconds.
+MAX_RETRY_AFTER = 30.0
+#: Statuses worth another try besides 5xx: timeout, conflict, too early, rate limited.
+TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
+AUTH_STATUSES = frozenset({401, 403})
+
+# litellm decorates messages: "litellm.RateLimitError: RateLimitError: OpenAIException - <server text>".
+# Wrapped errors repeat it: "litellm.MidStreamFallbackError: litellm.APIConnectionError: ...".
+_LITELLM_DECORATION = re.compile(r"^(?:litellm\.\w+:\s*|\w+Error:\s*|\w+Exception\s+-\s*)+")
+
+# Providers that have made a call and not been closed; litellm's HTTP clients are shared by
+# all of them, so they are closed when the last one is.
+_open_providers: weakref.WeakSet[LiteLLMProvider] = weakref.WeakSet()
+
+
+@attrs.frozen
+class ApiKey:
+    """A resolved key (None: a self-hosted server without one) and where it came from, for messages."""
+
+    value: str | None = attrs.field(repr=False)
+    source: str  # "OPENROUTER_API_KEY", "providers.openrouter.apiKey = env:MY_KEY", "no key configured"
+
+
+@attrs.frozen
+class _Failure:
+    """One failed attempt, classified."""
+
+    description: str  # "HTTP 503: <server text>" or "connection failed: ..." (key redacted)
+    transient: bool
+    auth: bool
+    retry_after: float | None
+
+
+class LiteLLMProvider:
+    """Calls one provider (``spec.name``) through litellm. Implements the core's Provider contract."""
+
+    def __init__(
+        self,
+        *,
+        spec: ProviderSpec,
+        config: ProviderConfig | None = None,
+        secret_lookup: Callable[[str], str | None] | None = None,
+    ) -> None:
+        """``secret_lookup`` resolves ``keyring:NAME`` api keys (the core passes its secret stores)."""
+        self.spec = spec
+        self.config = config if config is not None else ProviderConfig()
+        self.info: ProviderInfo = info_for(spec.name)
+        self._secret_lookup = secret_lookup
+
+    def __repr__(self) -> str:
+        return f"LiteLLMProvider({self.spec.name!r}, endpoint={self.endpoint!r})"
+
+    # -- what to call, with which key ----------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """Where requests go: ``apiBase`` if set, else the provider's public API."""
+        return self.config.api_base or self.info.endpoint or f"litellm's default {self.spec.name} endpoint"
+
+    def litellm_model(self, model: str) -> str:
+        """The litellm model name for a nanofolks one.
+
+        ``"vllm/my-model"`` -> ``"openai/my-model"`` (plain OpenAI protocol to apiBase);
+        ``"openrouter/anthropic/claude-sonnet-4"`` and ``"gemini/gemini-2.5-pro"`` keep their
+        prefix, which litellm understands; a bare ``"gpt-4o"`` gets this provider's prefix.
+        """
+        bare = model.removeprefix(self.info.model_prefix)
+        return f"{self.info.litellm_prefix}/{bare}"
+
+    def _api_base(self) -> str | None:
+        if self.info.needs_api_base and not self.config.api_base:
+            raise ProviderNotConfigured(
+                f"providers.{self.spec.name}.apiBase is not set; point it at your server, "
+                f"e.g. http://127.0.0.1:8000/v1 (in {paths.config_path()})"
+            )
+        return self.config.api_base
+
+    def resolve_api_key(self) -> ApiKey:
+        """``providers.<name>.apiKey`` first, then the spec's environment variables in order."""
+        name = self.spec.name
+        config_key = f"providers.{name}.apiKey"
+        if self.config.api_key is not None:
+            try:
+                return ApiKey(self.config.api_key.reveal(self._secret_lookup), self._describe_config_key())
+            except SecretUnavailable as exc:
+                raise ProviderNotConfigured(f"{config_key} cannot be read: {exc}") from None
+        for variable in self.spec.env_keys:
+            value = os.environ.get(variable)
+            if value:
+                return ApiKey(value, variable)
+        if self.info.needs_api_base:
+            return ApiKey(None, "no key configured")
+        variables = " or ".join(self.spec.env_keys) or "an environment variable"
+        first = self.spec.env_keys[0] if self.spec.env_keys else f"{name.upper()}_API_KEY"
+        raise ProviderNotConfigured(
+            f"no API key for {name}: export {variables}, or set {config_key} "
+            f'(e.g. "apiKey": "env:{first}") in {paths.config_path()}, or run `nanofolks onboard`'
+        )
+
+    def _describe_config_key(self) -> str:
+        secret = self.config.api_key
+        where = f"providers.{self.spec.name}.apiKey"
+        return where if secret is None or secret.source == "inline" else f"{where} = {secret.display()}"
+
+    # -- the call ------------------------------------------------------------------------
+
+    async def complete(
+        self, request: LLMRequest, *, on_delta: Callable[[str], None] | None = None
+    ) -> LLMResponse:
+        """Send ``request``; stream through ``on_delta`` when given. See the module docstring."""
+        key = self.resolve_api_key()
+        api_base = self._api_base()
+        lib = runtime.load() if runtime.is_loaded() else await asyncio.to_thread(runtime.load)
+        _open_providers.add(self)
+        kwargs = self._litellm_kwargs(request, key, api_base)
+        attempts = self.config.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            assembler = StreamAssembler()
+            try:
+                if on_delta is None:
+                    completion = await self._call(lib, kwargs)
+                else:
+                    completion = await self._stream(lib, kwargs, assembler, on_delta)
+            except lib.api_error as exc:
+                failure = self._classify(lib, exc, key)
+                if failure.auth:
+                    raise ProviderAuthError(self._auth_message(key, failure)) from None
+                if assembler.text_so_far:
+                    # Part of the reply is already on the user's screen: a retry would repeat it.
+                    raise ProviderError(
+                        f"{self.spec.name}: the reply from {self.endpoint} broke off after "
+                        f"{len(assembler.text_so_far)} characters: {failure.description}"
+                    ) from exc
+                if not failure.transient:
+                    raise ProviderError(self._rejected_message(request.model, failure)) from exc
+                if attempt == attempts:
+                    raise ProviderError(
+                        f"{self.spec.name} failed at {self.endpoint} after {attempts} "
+                        f"attempt{'s' if attempts > 1 else ''}: {failure.description}. Check the service and "
+                        f"your network; providers.{self.spec.name}.maxRetries sets how often to retry"
+                    ) from exc
+                await asyncio.sleep(self._delay(attempt, failure.retry_after))
+                continue
+            return self._response(lib, request, kwargs["model"], completion)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _litellm_kwargs(self, request: LLMRequest, key: ApiKey, api_base: str | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.litellm_model(request.model),
+            "messages": to_litellm_messages(request.messages),
+            "api_key": key.value or NO_KEY_PLACEHOLDER,
+            "timeout": self.config.timeout,
+            # Retries are ours (see the module docstring): litellm's own need tenacity, and
+            # the openai SDK under it would retry 5xx twice more per attempt.
+            "num_retries": 0,
+            "max_retries": 0,
+            # Parameters a model does not take (temperature on reasoning models ...) are
+            # dropped instead of failing the call.
+            "drop_params": True,
+        }
+        if api_base:
+            kwargs["api_base"] = api_base
+        if request.tools:
+            kwargs["tools"] = [dict(tool) for tool in request.tools]
+        if request.temperature is not None:
+            kwargs["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            kwargs["max_tokens"] = request.max_tokens
+        if self.config.extra_headers:
+            kwargs["extra_headers"] = dict(self.config.extra_headers)
+        return kwargs
+
+    async def _call(self, lib: runtime.LiteLLM, kwargs: dict[str, Any]) -> Completion:
+        response = await lib.module.acompletion(**kwargs)
+        completion = completion_from_response(response)
+        if completion is None:
+            raise ProviderError(
+                f"{self.spec.name} at {self.endpoint} answered with no choices (model {kwargs['model']})"
+            )
+        return completion
+
+    async def _stream(
+        self, lib: runtime.LiteLLM, kwargs: dict[str, Any], assembler: StreamAssembler,
+        on_delta: Callable[[str], None],
+    ) -> Completion:
+        stream = await lib.module.acompletion(**kwargs, stream=True, stream_options={"include_usage": True})
+        async for chunk in stream:
+            text = assembler.add(chunk)
+            if text:
+                on_delta(text)
+        return assembler.result()
+
+    def _response(self, lib: runtime.LiteLLM, request: LLMRequest, model: str, completion: Completion) -> LLMResponse:
+        reported = completion.reported_model
+        if not reported:
+            name = request.model
+        elif reported.startswith(self.info.model_prefix):
+            name = reported
+        else:
+            name = self.info.model_prefix + reported
+        return LLMResponse(
+            content=completion.content,
+            tool_calls=completion.tool_calls,
+            model=name,
+            usage=completion.usage,
+            cost=self._cost(lib, model, completion.usage),
+            finish_reason=completion.finish_reason,
+        )
+
+    def _cost(self, lib: runtime.LiteLLM, model: str, usage: Usage) -> float | None:
+        """Dollars from litellm's bundled price map; None when the model is not in it.
+
+        Self-hosted servers have no list price, and litellm's own lookup guesses 0.0 for
+        some unknown models, which would read as "free": we look the entry up ourselves.
+        """
+        if self.info.needs_api_base:
+            return None
+        table: dict[str, dict[str, Any]] = lib.module.model_cost
+        bare = model.split("/", 1)[1]
+        entry = table.get(model)
+        if entry is None:
+            candidate = table.get(bare)
+            if candidate is not None and candidate.get("litellm_provider") == self.info.litellm_prefix:
+                entry = candidate
+        if entry is None:
+            return None
+        input_price, output_price = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+        if input_price is None or output_price is None:
+            return None
+        return usage.prompt_tokens * float(input_price) + usage.completion_tokens * float(output_price)
+
+    # -- failures ------------------------------------------------------------------------
+
+    def _classify(self, lib: runtime.LiteLLM, exc: Exception, key: ApiKey) -> _Failure:
+        status = getattr(exc, "status_code", None)
+        status = status if isinstance(status, int) else None
+        module = lib.module
+        # litellm reports "connection refused" as an HTTP 500: the socket error underneath tells.
+        socket_error = _socket_error(exc)
+        connection_trouble = socket_error is not None or isinstance(exc, module.APIConnectionError)
+        text = _LITELLM_DECORATION.sub("", str(getattr(exc, "message", None) or exc)).strip()
+        broken_stream = isinstance(exc, getattr(module.exceptions, "MidStreamFallbackError", ()))
+        if isinstance(exc, module.Timeout):
+            description = f"timed out after {self.config.timeout:g} s"
+        elif broken_stream:
+            description = text  # "Stream ended before a finish_reason was received", ...
+        elif isinstance(socket_error, ConnectionRefusedError):
+            description = "connection refused (is the server running?)"
+        elif isinstance(socket_error, socket.gaierror):
+            description = "cannot resolve the host name"
+        elif connection_trouble or status is None:
+            description = f"connection failed: {socket_error or text}"
+        else:
+            description = f"HTTP {status}: {text}"
+        if key.value and len(key.value) >= 8:  # a short placeholder would mask ordinary words
+            description = description.replace(key.value, "***")
+        transient = (
+            connection_trouble or broken_stream or status is None or status in TRANSIENT_STATUSES or status >= 500
+        )
+        return _Failure(
+            description=description.rstrip("."),
+            transient=transient,
+            auth=not (connection_trouble or broken_stream) and status in AUTH_STATUSES,
+            retry_after=_retry_after(exc),
+        )
+
+    def _auth_message(self, key: ApiKey, failure: _Failure) -> str:
+        name = self.spec.name
+        if key.value is None:
+            variables = " or ".join(self.spec.env_keys) or f"providers.{name}.apiKey"
+            return (
+                f"the {name} server at {self.endpoint} wants an API key: set providers.{name}.apiKey "
+                f"or {variables} ({failure.description})"
+            )
+        return (
+            f"{name} rejected the API key (from {key.source}): check it or run `nanofolks onboard` "
+            f"({failure.description})"
+        )
+
+    def _rejected_message(self, model: str, failure: _Failure) -> str:
+        hint = ""
+        if failure.description.startswith("HTTP 404"):
+            hint = f"; check the model name {model!r} and providers.{self.spec.name}.apiBase"
+        return f"{self.spec.name} at {self.endpoint} rejected the request for {model!r}: {failure.description}{hint}"
+
+    @staticmethod
+    def _delay(attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+        step = min(MAX_BACKOFF, BASE_BACKOFF * 2 ** (attempt - 1))
+        # Jitter keeps several bots that failed together from retrying in lockstep.
+        return step / 2 + random.uniform(0, step / 2)  # noqa: S311 - timing jitter, not cryptography
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Release litellm's HTTP clients once no provider of this plugin uses them."""
+        if self not in _open_providers:
+            return
+        _open_providers.discard(self)
+        if _open_providers or not runtime.is_loaded():
+            return
+        litellm = runtime.load().module
+        await litellm.close_litellm_async_clients()
+        # Closed clients stay in litellm's cache and would fail the next call: drop them.
+        litellm.in_memory_llm_clients_cache.flush_cache()
+
+
+def _socket_error(exc: BaseException) -> OSError | None:
+    """The operating-system error at the bottom of an exception chain, if there is one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    found: OSError | None = None
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and not isinstance(current, TimeoutError):
+            found = current
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms`` or ``retry-after``), if any."""
+    headers = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+    if not headers:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return float(value) * scale
+        except ValueError:  # an HTTP date: fall back to our own backoff
+            continue
+    return None

@@ -1,0 +1,1 @@
+"""The Feral Clowder team persona pack for nanofolks. The team itself is data: ``team.toml``."""

@@ -1,0 +1,1 @@
+"""The Rock Band team persona pack for nanofolks. The team itself is data: ``team.toml``."""

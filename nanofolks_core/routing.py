@@ -27,8 +27,9 @@ class RouteDecision:
     reason: str = ""
 
 
-#: ``ask(prompt) -> answer`` with the cheapest tier's model; for layer 2 only.
-AskLLM = Callable[[str], Awaitable[str]]
+#: ``await ask(prompt, model=None) -> answer``: one LLM call for layer 2 only. The router should
+#: pass its cheapest tier's model; without one the core uses ``agents.defaults.model``.
+AskLLM = Callable[..., Awaitable[str]]
 
 
 @runtime_checkable

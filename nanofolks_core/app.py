@@ -80,3 +80,38 @@ class App:
         from nanofolks_core.rooms import RoomStore
 
         return RoomStore(self.data_root / "rooms")
+
+    @cached_property
+    def memory(self):
+        """The memory backend: ``memory.backend`` (``auto``: the first one that is not ``null``)."""
+        from nanofolks_core.memory import NullMemory
+
+        settings = self.config.memory
+        if not settings.enabled:
+            return NullMemory()
+        names = self.registry.names("memory")
+        name = settings.backend
+        if name == "auto":
+            name = next((n for n in names if n != "null"), "null")
+        spec = self.registry.get("memory", name)
+        if spec is None:
+            raise NanofolksError(
+                f"memory.backend is {name!r}, but no such memory backend is installed (known: {', '.join(names)})"
+            )
+        section = self.config.section(spec.config_section()) if spec.config_section() else None
+        return spec.load()(spec=spec, config=section, data_root=self.data_root)
+
+    @cached_property
+    def router(self):
+        """The tier router of the first registered tier classifier, or None (every bot uses the default model)."""
+        classifiers = self.registry.all("tier-classifier")
+        if not classifiers:
+            return None
+        spec = classifiers[0]
+        return spec.load()(
+            spec=spec,
+            config=None,
+            data_root=self.data_root,
+            tiers=self.registry.all("router-tier"),
+            sections=self.config.sections,
+        )

@@ -71,6 +71,22 @@ class MemoryConfig:
 
 
 @attrs.define(kw_only=True)
+class CompactionConfig:
+    """``compaction``: keeping requests inside the model's window (see pipeline/compaction.py)."""
+
+    mode: str = attrs.field(default="summary")
+    warn_at: float = 0.7
+    trigger_at: float = 0.8
+    #: After a compaction, the kept recent history aims at this share of the window.
+    keep_share: float = 0.4
+
+    @mode.validator
+    def _check_mode(self, _attribute: attrs.Attribute, value: str) -> None:
+        if value not in ("summary", "token-limit", "off"):
+            raise ValueError(f"compaction.mode must be summary, token-limit or off, not {value!r}")
+
+
+@attrs.define(kw_only=True)
 class PluginsConfig:
     """``plugins``: names switched off with ``nanofolks plugins disable``."""
 
@@ -85,6 +101,7 @@ class Config:
     storage: StorageConfig = attrs.Factory(StorageConfig)
     memory: MemoryConfig = attrs.Factory(MemoryConfig)
     plugins: PluginsConfig = attrs.Factory(PluginsConfig)
+    compaction: CompactionConfig = attrs.Factory(CompactionConfig)
     team: str = "default"
     sections: dict[str, Any] = attrs.field(factory=dict, metadata={"internal": True})
     ignored: dict[str, Any] = attrs.field(factory=dict, metadata={"internal": True})

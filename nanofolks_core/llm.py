@@ -54,6 +54,22 @@ class LLMClient:
             self._providers[spec.name] = factory(spec=spec, config=config)
         return self._providers[spec.name]
 
+    def context_window(self, model: str) -> int:
+        """The model's window, as its provider knows it (``agents.defaults.contextWindow`` wins upstream)."""
+        from nanofolks_core.pipeline.compaction import DEFAULT_WINDOW
+
+        known = getattr(self.provider_for(model), "context_window", None)
+        return (known(model) if known else None) or DEFAULT_WINDOW
+
+    def token_counter(self, model: str):
+        """``count(messages) -> tokens``: the provider's real tokenizer, or the estimate without one."""
+        from nanofolks_core.pipeline.compaction import estimate_tokens
+
+        count = getattr(self.provider_for(model), "count_tokens", None)
+        if count is None:
+            return estimate_tokens
+        return lambda messages: count(model, messages)
+
     async def complete(self, request: LLMRequest, on_delta: Callable[[str], None] | None = None) -> LLMResponse:
         provider = self.provider_for(request.model)
         request = self._pipe("nanofolks_before_llm_call", "request", request)

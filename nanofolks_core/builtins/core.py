@@ -5,7 +5,7 @@ Other plugins may replace any of these by registering a spec of the same kind an
 
 from __future__ import annotations
 
-from nanofolks_core.api import SecretPatternSpec, SessionStoreSpec, TeamSpec, ToolSpec, hookimpl
+from nanofolks_core.api import MemoryBackendSpec, SecretPatternSpec, SessionStoreSpec, TeamSpec, ToolSpec, hookimpl
 
 NANOFOLKS_API = "1.0"
 
@@ -69,3 +69,20 @@ def nanofolks_register_tools(register):
     ):
         class_name = "".join(part.title() for part in name.split("_"))
         register(ToolSpec(name=name, summary=summary, factory=f"nanofolks_core.tools.workspace:{class_name}"))
+    register(
+        ToolSpec(
+            name="read_tool_output",
+            summary="Read a large tool output stored by reference",
+            factory="nanofolks_core.tools.workspace:ReadToolOutput",
+            roles=("leader", "researcher", "coder", "social", "creative", "auditor"),
+        )
+    )
+
+
+@hookimpl
+def nanofolks_register_memory_backends(register):
+    register(
+        MemoryBackendSpec(
+            name="null", summary="Remembers nothing (memory off)", factory="nanofolks_core.memory:NullMemory"
+        )
+    )

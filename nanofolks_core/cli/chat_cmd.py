@@ -53,6 +53,9 @@ class _Printer:
 async def _turn(crew, printer: _Printer, text: str, room: str, stream: bool):
     printer.team = crew.team
     result = await crew.handle(InboundMessage(text=text, room=room, channel="cli"), on_event=printer, stream=stream)
+    printer._end_stream()
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if printer.as_json:
         click.echo(
             json.dumps(
@@ -60,6 +63,8 @@ async def _turn(crew, printer: _Printer, text: str, room: str, stream: bool):
                     "room": result.room,
                     "intent": result.intent.kind,
                     "dispatch": result.assignment.mode,
+                    "tier": result.route.tier if result.route else None,
+                    "warnings": list(result.warnings),
                     "replies": [
                         {
                             "bot": r.bot,

@@ -74,10 +74,20 @@ def room() -> None:
 
 @room.command("create")
 @click.argument("name")
-@click.option("--type", "room_type", type=click.Choice(_ROOM_TYPES, case_sensitive=False), default="project",
-              show_default=True, help="open, project, direct (one bot) or coordination.")
-@click.option("--bots", multiple=True, metavar="BOT[,BOT...]",
-              help=f"Bots in the room besides the Leader ({', '.join(CREW_ROLES[1:])}).")
+@click.option(
+    "--type",
+    "room_type",
+    type=click.Choice(_ROOM_TYPES, case_sensitive=False),
+    default="project",
+    show_default=True,
+    help="open, project, direct (one bot) or coordination.",
+)
+@click.option(
+    "--bots",
+    multiple=True,
+    metavar="BOT[,BOT...]",
+    help=f"Bots in the room besides the Leader ({', '.join(CREW_ROLES[1:])}).",
+)
 @click.option("--description", default="", help="What the room is for.")
 @pass_app
 def create(app: App, name: str, room_type: str, bots: tuple[str, ...], description: str) -> None:
@@ -95,8 +105,10 @@ def create(app: App, name: str, room_type: str, bots: tuple[str, ...], descripti
     new = app.rooms.create(name, type=kind, participants=participants, description=description)
     click.echo(f"Created room {new.id!r} ({new.type.value}) with {', '.join(new.participants)}.")
     if new.type is not RoomType.DIRECT:
-        click.echo(f"Invite bots with `nanofolks room invite {new.id} BOT`; add tasks with "
-                   f"`nanofolks room task add --room {new.id} \"title\"`.")
+        click.echo(
+            f"Invite bots with `nanofolks room invite {new.id} BOT`; add tasks with "
+            f'`nanofolks room task add --room {new.id} "title"`.'
+        )
 
 
 @room.command("invite")
@@ -125,8 +137,10 @@ def invite(app: App, name: str, bots: tuple[str, ...]) -> None:
 def remove(app: App, name: str, bots: tuple[str, ...]) -> None:
     """Remove BOTS from room NAME (the Leader stays)."""
     after = app.rooms.remove(name, *_split_bots(bots))
-    click.echo(f"Removed {', '.join(normalize_roles(_split_bots(bots)))} from {after.id!r}. "
-               f"Participants: {', '.join(after.participants)}")
+    click.echo(
+        f"Removed {', '.join(normalize_roles(_split_bots(bots)))} from {after.id!r}. "
+        f"Participants: {', '.join(after.participants)}"
+    )
 
 
 @room.command("show")
@@ -171,8 +185,10 @@ def list_rooms(app: App, as_json: bool) -> None:
         click.echo(json.dumps([_room_summary(r) for r in found.rooms], indent=2, ensure_ascii=False))
     else:
         header = ("ROOM", "TYPE", "PARTICIPANTS", "OPEN TASKS", "DESCRIPTION")
-        rows = [(r.id, r.type.value, ",".join(r.participants), str(len(r.tasks) - r.task_counts()["done"]),
-                 r.description) for r in found.rooms]
+        rows = [
+            (r.id, r.type.value, ",".join(r.participants), str(len(r.tasks) - r.task_counts()["done"]), r.description)
+            for r in found.rooms
+        ]
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
             click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -198,8 +214,7 @@ def delete(app: App, name: str, yes: bool, keep_history: bool) -> None:
     target = store.get(name)
     if not yes:
         if not sys.stdin.isatty():
-            raise UsageError(f"deleting room {name!r} needs confirmation: pass --yes "
-                             "(there is no terminal to ask on)")
+            raise UsageError(f"deleting room {name!r} needs confirmation: pass --yes (there is no terminal to ask on)")
         what = f"{len(target.tasks)} task(s)" + ("" if keep_history else " and its message history")
         click.confirm(f"Delete room {name!r} with {what}?", abort=True)
     store.delete(name)
@@ -210,8 +225,13 @@ def delete(app: App, name: str, yes: bool, keep_history: bool) -> None:
 
 @room.command("history")
 @click.argument("name")
-@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Show only the most recent N messages (0 = all).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Show only the most recent N messages (0 = all).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def history(app: App, name: str, limit: int, as_json: bool) -> None:
@@ -244,13 +264,20 @@ def history(app: App, name: str, limit: int, as_json: bool) -> None:
 
 # ---------------------------------------------------------------------- tasks
 
-_room_option = click.option("--room", "room_id", default=DEFAULT_ROOM, show_default=True, metavar="ROOM",
-                            help="The room the task belongs to.")
+_room_option = click.option(
+    "--room", "room_id", default=DEFAULT_ROOM, show_default=True, metavar="ROOM", help="The room the task belongs to."
+)
 
 
 def _task_line(task: Task) -> tuple[str, ...]:
-    return (task.id, task.status.value, task.priority.value, task.owner or "-",
-            task.due.isoformat() if task.due else "-", task.title)
+    return (
+        task.id,
+        task.status.value,
+        task.priority.value,
+        task.owner or "-",
+        task.due.isoformat() if task.due else "-",
+        task.title,
+    )
 
 
 @room.group("task")
@@ -274,7 +301,7 @@ def task_list(app: App, room_id: str, owner: str | None, status: str | None, as_
         if owner or status:
             click.echo(f"No tasks in {room_id!r} match those filters.")
         else:
-            click.echo(f"No tasks in {room_id!r} yet. Add one: nanofolks room task add --room {room_id} \"title\"")
+            click.echo(f'No tasks in {room_id!r} yet. Add one: nanofolks room task add --room {room_id} "title"')
         return
     header = ("ID", "STATUS", "PRIORITY", "OWNER", "DUE", "TITLE")
     rows = [_task_line(t) for t in found]
@@ -286,8 +313,7 @@ def task_list(app: App, room_id: str, owner: str | None, status: str | None, as_
 @task.command("add")
 @_room_option
 @click.option("--owner", help="The bot that owns it (joins the room if needed).")
-@click.option("--priority", type=click.Choice(_PRIORITIES, case_sensitive=False), default="medium",
-              show_default=True)
+@click.option("--priority", type=click.Choice(_PRIORITIES, case_sensitive=False), default="medium", show_default=True)
 @click.option("--due", metavar="YYYY-MM-DD", help="Due date.")
 @click.argument("title")
 @pass_app
@@ -296,8 +322,9 @@ def task_add(app: App, room_id: str, owner: str | None, priority: str, due: str 
     store: RoomStore = app.rooms
     before = store.get(room_id)
     added = store.add_task(room_id, title, owner=owner, priority=priority, due=due)
-    click.echo(f"Added task {added.id} to {room_id!r}: {added.title}"
-               + (f" (owner {added.owner})" if added.owner else ""))
+    click.echo(
+        f"Added task {added.id} to {room_id!r}: {added.title}" + (f" (owner {added.owner})" if added.owner else "")
+    )
     _echo_participants_change(before, store.get(room_id))
 
 

@@ -1,7 +1,8 @@
-"""``nanofolks session``: how much of the model's context a room's conversation uses."""
+"""``nanofolks session``: context usage of a room's conversation, and manual compaction."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import click
@@ -10,18 +11,34 @@ from nanofolks_core.app import App
 
 pass_app = click.make_pass_decorator(App, ensure=True)
 
-#: Used when neither config nor the provider knows the model's window.
-DEFAULT_WINDOW = 8192
-
-
-def _estimate_tokens(text: str) -> int:
-    # About four characters per token for English; compaction (tiktoken) counts exactly.
-    return (len(text) + 3) // 4
-
 
 @click.group()
 def session() -> None:
-    """Show context usage of a room's conversation."""
+    """Show context usage of a room's conversation, or compact it."""
+
+
+async def _usage(app: App, room: str) -> dict:
+    from nanofolks_core.pipeline import Crew
+
+    crew = Crew.from_app(app)
+    try:
+        room_id = app.rooms.get(room).id
+        tokens, window = await crew.context_usage(room_id)
+        model = crew.default_model()
+        counted = getattr(crew.llm.provider_for(model), "count_tokens", None) is not None
+    finally:
+        await crew.aclose()
+    settings = app.config.compaction
+    return {
+        "room": room_id,
+        "messages": len(app.sessions.read(room_id)),
+        "tokens": tokens,
+        "window": window,
+        "percent": round(100 * tokens / window, 1),
+        "model": model,
+        "counting": "tokenizer" if counted else "estimate",
+        "compaction": {"mode": settings.mode, "warnAt": settings.warn_at, "triggerAt": settings.trigger_at},
+    }
 
 
 @session.command("status")
@@ -29,26 +46,39 @@ def session() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def status(app: App, room: str, as_json: bool) -> None:
-    """Messages stored, and tokens the next request would use out of the model's window."""
-    from nanofolks_core.pipeline.orchestrator import HISTORY_LIMIT
-
-    room_id = app.rooms.get(room).id
-    history = app.sessions.read(room_id)
-    recent = history[-HISTORY_LIMIT:]
-    tokens = sum(_estimate_tokens(m.content) + 4 for m in recent)
-    window = app.config.agents.defaults.context_window or DEFAULT_WINDOW
-    data = {
-        "room": room_id,
-        "messages": len(history),
-        "messages_in_context": len(recent),
-        "tokens": tokens,
-        "window": window,
-        "percent": round(100 * tokens / window, 1),
-        "model": app.config.agents.defaults.model,
-        "counting": "estimate",
-    }
+    """Tokens the next request would use out of the model's window, and messages stored."""
+    data = asyncio.run(_usage(app, room))
     if as_json:
         click.echo(json.dumps(data))
         return
-    click.echo(f"room {room_id}: {data['messages']} messages stored, {data['messages_in_context']} in context")
-    click.echo(f"context: {tokens} / {window} tokens ({data['percent']}%, estimated) for {data['model'] or 'no model'}")
+    click.echo(f"room {data['room']}: {data['messages']} messages stored")
+    click.echo(
+        f"context: {data['tokens']} / {data['window']} tokens ({data['percent']}%) for {data['model']}"
+        + ("" if data["counting"] == "tokenizer" else " (estimated: the provider has no tokenizer)")
+    )
+    click.echo(
+        f"compaction: {data['compaction']['mode']}, warns at {data['compaction']['warnAt']:.0%}, "
+        f"compacts at {data['compaction']['triggerAt']:.0%}"
+    )
+
+
+async def _compact(app: App, room: str) -> tuple[int, int, int]:
+    from nanofolks_core.pipeline import Crew
+
+    crew = Crew.from_app(app)
+    try:
+        return await crew.compact_room(app.rooms.get(room).id)
+    finally:
+        await crew.aclose()
+
+
+@session.command("compact")
+@click.option("-r", "--room", default="general", show_default=True)
+@pass_app
+def compact(app: App, room: str) -> None:
+    """Summarize the older part of a room's history now (it is done automatically at 80%)."""
+    folded, before, after = asyncio.run(_compact(app, room))
+    if not folded:
+        click.echo(f"nothing to compact in {room}: the history already fits the keep budget")
+        return
+    click.echo(f"compacted {room}: {folded} messages summarized; context {before} -> {after} tokens")

@@ -1,9 +1,8 @@
-"""Steps 4 and 5, collect and final: run the assigned bots and produce the turn's replies.
+"""The crew of one process: drives each user message through the whole pipeline::
 
-``Crew.handle`` drives one user message through the whole pipeline::
-
-    message_in hooks → sanitize → tag → intent → dispatch → collect (bots, tool loop,
-    delegation) → message_out hooks → room history
+    message_in hooks → sanitize → tag → intent → route (model tier) → dispatch →
+    context (history, compaction, memory) → collect (bots, tool loop, delegation) →
+    message_out hooks → room history and memory
 
 Every step is logged at debug level (logger ``nanofolks.pipeline``) with its timing.
 """
@@ -19,38 +18,26 @@ from typing import Any
 
 import attrs
 
-from nanofolks_core.crew.identity import compose_identity
-from nanofolks_core.crew.roles import LEADER, ROLE_ORDER, ROLES
+from nanofolks_core.crew.roles import LEADER
 from nanofolks_core.crew.team import Team
-from nanofolks_core.errors import NanofolksError
-from nanofolks_core.messages import ChatMessage, InboundMessage, LLMRequest, OutboundMessage, ToolCall, Usage
-from nanofolks_core.pipeline.context import history_messages, system_prompt
+from nanofolks_core.memory import MemoryEvent
+from nanofolks_core.messages import ChatMessage, InboundMessage, LLMRequest, OutboundMessage, Usage
+from nanofolks_core.pipeline.compaction import ContextWindow, split_for_budget, summary_request_text
+from nanofolks_core.pipeline.context import history_messages
 from nanofolks_core.pipeline.dispatch import Assignment, dispatch
 from nanofolks_core.pipeline.intent import Intent, classify_intent
 from nanofolks_core.pipeline.tagging import parse_tags
-from nanofolks_core.pipeline.tools import Tool, ToolContext, as_text, clip, tool_schema
+from nanofolks_core.pipeline.turn import Turn
 from nanofolks_core.provider import ProviderNotConfigured
+from nanofolks_core.routing import RouteDecision
 
 log = logging.getLogger("nanofolks.pipeline")
 
-#: How many earlier room messages each bot sees (compaction bounds it by tokens as well).
-HISTORY_LIMIT = 40
-
-DELEGATE_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "delegate",
-        "description": "Hand part of the work to a specialist on the crew. Returns their answer.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "to": {"type": "string", "enum": [r for r in ROLE_ORDER if r != LEADER]},
-                "task": {"type": "string", "description": "A clear brief: goal, inputs, what done looks like."},
-            },
-            "required": ["to", "task"],
-        },
-    },
-}
+#: Most earlier messages read per turn; compaction keeps the history since the last summary
+#: well below this, and the window check bounds what is actually sent.
+HISTORY_READ_LIMIT = 400
+#: Share of the window the memory section may take.
+MEMORY_SHARE = 0.1
 
 
 @attrs.frozen
@@ -81,7 +68,10 @@ class TurnResult:
     replies: tuple[BotReply, ...]
     intent: Intent
     assignment: Assignment
+    route: RouteDecision | None = None
     warnings: tuple[str, ...] = ()
+    context_tokens: int = 0
+    context_window: int = 0
     timings: dict[str, float] = attrs.field(factory=dict)
 
 
@@ -89,7 +79,7 @@ EventSink = Callable[[CrewEvent], None]
 
 
 class Crew:
-    """The crew of one process: team, rooms, history, model access and tools."""
+    """Team, rooms, history, memory, router, model access and tools, wired together."""
 
     def __init__(
         self,
@@ -102,10 +92,16 @@ class Crew:
         llm: Any,
         sanitizer: Callable[[str], str],
         workspace: Path,
-        tools: dict[str, Tool] | None = None,
+        data_root: Path,
+        memory: Any = None,
+        router: Any = None,
+        tools: dict[str, Any] | None = None,
         tool_roles: dict[str, tuple[str, ...]] | None = None,
         warnings: tuple[str, ...] = (),
     ) -> None:
+        from nanofolks_core.memory import NullMemory
+        from nanofolks_core.pipeline.tool_outputs import ToolOutputStore
+
         self.host = host
         self.config = config
         self.rooms = rooms
@@ -114,10 +110,19 @@ class Crew:
         self.llm = llm
         self.sanitize = sanitizer
         self.workspace = workspace
+        self.memory = memory or NullMemory()
+        self.router = router
         self.tools = tools or {}
         self.tool_roles = tool_roles or {}
         self.warnings = warnings
-        self._llm_seconds = 0.0
+        self.tool_outputs = ToolOutputStore(data_root / "tool_outputs.db")
+        defaults = config.agents.defaults
+        self.window = ContextWindow(
+            config=config.compaction,
+            max_tokens=defaults.max_tokens,
+            window_for=lambda model: defaults.context_window or llm.context_window(model),
+            counter_for=llm.token_counter,
+        )
 
     @classmethod
     def from_app(cls, app: Any) -> Crew:
@@ -127,13 +132,9 @@ class Crew:
 
         config = app.config
         team, warning = resolve_team(app.registry, config.team)
-        workspace = (
-            Path(config.agents.defaults.workspace).expanduser()
-            if config.agents.defaults.workspace
-            else (app.data_root / "workspace")
-        )
-        tools = {spec.name: spec.load()() for spec in app.registry.all("tool")}
-        tool_roles = {spec.name: spec.roles for spec in app.registry.all("tool")}
+        defaults = config.agents.defaults
+        workspace = Path(defaults.workspace).expanduser() if defaults.workspace else app.data_root / "workspace"
+        tool_specs = app.registry.all("tool")
         return cls(
             host=app.host,
             config=config,
@@ -143,14 +144,15 @@ class Crew:
             llm=LLMClient(app.registry, config.sections, app.host.pipe),
             sanitizer=SecretSanitizer(app.registry.all("secret-pattern")),
             workspace=workspace,
-            tools=tools,
-            tool_roles=tool_roles,
+            data_root=app.data_root,
+            memory=app.memory,
+            router=app.router,
+            tools={spec.name: spec.load()() for spec in tool_specs},
+            tool_roles={spec.name: spec.roles for spec in tool_specs},
             warnings=(warning,) if warning else (),
         )
 
-    # -- the pipeline --------------------------------------------------------------------
-
-    def model_for(self, bot: str, room: str, text: str) -> str:
+    def default_model(self) -> str:
         model = self.config.agents.defaults.model
         if not model:
             raise ProviderNotConfigured(
@@ -159,13 +161,25 @@ class Crew:
             )
         return model
 
+    async def _ask(self, prompt: str, model: str | None = None) -> str:
+        """One plain model call (layer-2 routing, intent fallback)."""
+        request = LLMRequest(
+            model=model or self.default_model(),
+            messages=(ChatMessage(role="user", content=prompt),),
+            max_tokens=20,
+            temperature=0.0,
+            metadata={"purpose": "classify"},
+        )
+        return (await self.llm.complete(request)).content
+
+    # -- the pipeline --------------------------------------------------------------------
+
     async def handle(
         self, inbound: InboundMessage, *, on_event: EventSink | None = None, stream: bool = False
     ) -> TurnResult:
         """Run one user message through the pipeline and store the turn in the room's history."""
         timings: dict[str, float] = {}
         started = clock = time.perf_counter()
-        self._llm_seconds = 0.0
 
         def lap(step: str) -> None:
             nonlocal clock
@@ -177,13 +191,23 @@ class Crew:
         inbound = self.host.pipe("nanofolks_message_in", "message", inbound)
         text = self.sanitize(inbound.text)
         room = self.rooms.get(inbound.room)
-        self.model_for(LEADER, room.id, text)  # fail fast, before anything is stored, when no model is set
         lap("prepare")
-
         tags = parse_tags(text, self.team.mention_map())
         lap("tag")
         intent = await classify_intent(text, tags)
         lap("intent")
+        route = None
+        if self.router is not None:
+            route = await self.router.route(
+                text, room=room.id, default_model=self.config.agents.defaults.model, ask=self._ask
+            )
+            if route is not None:
+                log.debug(
+                    "route: tier %s -> %s (layer %d, %.2f)", route.tier, route.model, route.layer, route.confidence
+                )
+        if route is None:
+            self.default_model()  # fail fast, before anything is stored, when no model is set
+        lap("route")
         assignment = dispatch(tags, tuple(room.participants))
         if assignment.joined:
             room = self.rooms.add_participants(room.id, *assignment.joined)
@@ -192,19 +216,30 @@ class Crew:
 
         from nanofolks_core.sessions import SessionMessage
 
-        history = self.sessions.read(room.id, limit=HISTORY_LIMIT)
-        self.sessions.append(
-            room.id, SessionMessage(role="user", content=text, channel=inbound.channel, meta={"sender": inbound.sender})
+        history = self.sessions.read(room.id, limit=HISTORY_READ_LIMIT)
+        turn = Turn(self, room, text, tags.body, history, intent, inbound, on_event, route, "")
+        budget = int(self.window.window_for(turn.model) * MEMORY_SHARE)
+        turn.memory_section = await self.memory.context(
+            text, room=room.id, bot=assignment.bots[0], budget_tokens=budget
         )
-        lap("history")
+        warnings, tokens, window = await self._check_window(turn, assignment.bots[0])
+        user_message = SessionMessage(
+            role="user", content=text, channel=inbound.channel, meta={"sender": inbound.sender}
+        )
+        self.sessions.append(room.id, user_message)
+        self.memory.record(
+            MemoryEvent(
+                id=user_message.id, room=room.id, role="user", text=text, channel=inbound.channel, ts=user_message.ts
+            )
+        )
+        lap("context")
 
-        turn = _Turn(self, room, text, tags.body, history, intent, inbound, on_event)
         single = len(assignment.bots) == 1
         outcomes = await asyncio.gather(
             *(turn.run_bot(bot, stream=stream and single) for bot in assignment.bots), return_exceptions=True
         )
         replies = turn.collect(outcomes, assignment.bots)
-        timings["llm"] = self._llm_seconds * 1000
+        timings["llm"] = turn.llm_seconds * 1000
         lap("collect")
 
         final = []
@@ -217,175 +252,141 @@ class Crew:
                 ),
             )
             final.append(attrs.evolve(reply, text=self.sanitize(outbound.text)))
-        self.sessions.append(
-            room.id,
-            *(
-                SessionMessage(
+        stored = [
+            SessionMessage(
+                role="assistant",
+                content=r.text,
+                bot=r.bot,
+                channel=inbound.channel,
+                meta={"model": r.model, **({"delegated_by": r.delegated_by} if r.delegated_by else {})},
+            )
+            for r in final
+            if not r.error
+        ]
+        self.sessions.append(room.id, *stored)
+        for message in stored:
+            self.memory.record(
+                MemoryEvent(
+                    id=message.id,
+                    room=room.id,
                     role="assistant",
-                    content=r.text,
-                    bot=r.bot,
+                    text=message.content,
+                    bot=message.bot,
                     channel=inbound.channel,
-                    meta={"model": r.model, **({"delegated_by": r.delegated_by} if r.delegated_by else {})},
+                    ts=message.ts,
                 )
-                for r in final
-                if not r.error
-            ),
-        )
+            )
         lap("final")
         timings["total"] = (time.perf_counter() - started) * 1000
-        timings["overhead"] = timings["total"] - timings["llm"]
-        return TurnResult(room.id, tuple(final), intent, assignment, self.warnings, timings)
+        timings["overhead"] = timings["total"] - timings["llm"] - timings.get("compaction_llm", 0.0)
+        return TurnResult(room.id, tuple(final), intent, assignment, route, tuple(warnings), tokens, window, timings)
+
+    # -- context window ------------------------------------------------------------------
+
+    async def _check_window(self, turn: Turn, bot: str) -> tuple[list[str], int, int]:
+        """Warn at warnAt, compact at triggerAt (see compaction.py). Returns (warnings, tokens, window)."""
+        settings = self.config.compaction
+        tokens, window = self.window.measure(turn.messages_for(bot), turn.model)
+        warnings = []
+        if tokens >= settings.trigger_at * window and settings.mode != "off":
+            await self.compact(turn, bot)
+            tokens, window = self.window.measure(turn.messages_for(bot), turn.model)
+        if tokens >= settings.warn_at * window:
+            warnings.append(
+                f"context is {tokens / window:.0%} full ({tokens} of {window} tokens); "
+                f"older turns are compacted at {settings.trigger_at:.0%}"
+            )
+        return warnings, tokens, window
+
+    async def compact(self, turn: Turn, bot: str = LEADER) -> int:
+        """Compact ``turn``'s room history now. Returns how many messages were folded away."""
+        settings = self.config.compaction
+        count = self.window.counter_for(turn.model)
+        window = self.window.window_for(turn.model)
+        fixed = count(turn.messages_for(bot)[:1]) + count([ChatMessage(role="user", content=turn.text)])
+        keep_budget = max(0, int(window * settings.keep_share) - fixed)
+
+        def cost(messages):
+            return count(history_messages(messages, bot, self.team))
+
+        if settings.mode == "token-limit":
+            cut = split_for_budget(turn.history, cost, keep_budget)
+            turn.history = turn.history[cut:]
+            return cut
+        return await self._summarize(turn, cost, keep_budget)
+
+    async def _summarize(self, turn: Turn, cost: Callable, keep_budget: int) -> int:
+        from nanofolks_core.sessions import SessionConflictError, SessionMessage
+
+        room = turn.room.id
+        version = self.sessions.version(room)
+        full = self.sessions.read(room)
+        cut = split_for_budget(full, cost, keep_budget)
+        old, kept = full[:cut], full[cut:]
+        if not old:
+            return 0
+        window = self.window.window_for(turn.model)
+        # The summary request must fit the window too: summarize the newest part that fits.
+        while len(old) > 1 and cost(old) > window * 0.6:
+            old = old[1:]
+        started = time.perf_counter()
+        response = await self.llm.complete(
+            LLMRequest(
+                model=turn.model,
+                messages=(
+                    ChatMessage(role="system", content="You write faithful, compact summaries."),
+                    ChatMessage(role="user", content=summary_request_text(old)),
+                ),
+                max_tokens=min(800, int(window * 0.1)),
+                temperature=0.2,
+                metadata={"room": room, "purpose": "compaction"},
+            )
+        )
+        turn.llm_seconds += time.perf_counter() - started
+        summary = SessionMessage(role="system", content=response.content.strip(), meta={"summary": True, "covers": cut})
+        try:
+            self.sessions.replace(room, [summary, *kept], expected_version=version)
+        except SessionConflictError:
+            # Another writer got in first; this turn uses the compacted view, the next retries.
+            log.debug("compaction of %s lost a race; kept in memory only", room)
+        turn.history = [m for m in kept if not m.meta.get("summary")]
+        turn.summaries = [summary.content]
+        log.debug("compacted %s: %d messages summarized, %d kept", room, cut, len(kept))
+        return cut
+
+    def _idle_turn(self, room_id: str) -> tuple[Turn, str]:
+        """A turn with an empty message: what the next request in this room would carry."""
+        room = self.rooms.get(room_id)
+        history = self.sessions.read(room.id, limit=HISTORY_READ_LIMIT)
+        bot = LEADER if LEADER in room.participants else room.participants[0]
+        turn = Turn(
+            self, room, "", "", history, Intent("chat", 1.0), InboundMessage(text="", room=room.id), None, None, ""
+        )
+        return turn, bot
+
+    async def context_usage(self, room_id: str) -> tuple[int, int]:
+        """(tokens, window) the next request in this room would use, before the new message."""
+        turn, bot = self._idle_turn(room_id)
+        return self.window.measure(turn.messages_for(bot), turn.model)
+
+    async def compact_room(self, room_id: str) -> tuple[int, int, int]:
+        """Summarize a room's older history now. Returns (messages folded, tokens before, tokens after)."""
+        from nanofolks_core.errors import UsageError
+
+        if self.config.compaction.mode != "summary":
+            raise UsageError(
+                f"compaction.mode is {self.config.compaction.mode!r}: only the summary mode stores a compacted "
+                'history; set compaction.mode to "summary" in config.json'
+            )
+        before, _ = await self.context_usage(room_id)
+        turn, bot = self._idle_turn(room_id)
+        folded = await self.compact(turn, bot)
+        after, _ = await self.context_usage(room_id)
+        return folded, before, after
 
     async def aclose(self) -> None:
+        self.memory.close()
+        if self.router is not None:
+            self.router.close()
+        self.tool_outputs.close()
         await self.llm.aclose()
-
-
-class _Turn:
-    """State of one turn: shared by the bots that answer it (and those they delegate to)."""
-
-    def __init__(
-        self,
-        crew: Crew,
-        room: Any,
-        text: str,
-        body: str,
-        history: list,
-        intent: Intent,
-        inbound: InboundMessage,
-        on_event: EventSink | None,
-    ) -> None:
-        self.crew = crew
-        self.room = room
-        self.text = text
-        self.body = body
-        self.history = history
-        self.intent = intent
-        self.inbound = inbound
-        self.emit = on_event or (lambda event: None)
-        self.delegated: list[BotReply] = []
-
-    def _reply(self, bot: str, text: str, **kwargs: Any) -> BotReply:
-        character = self.crew.team.character(bot)
-        return BotReply(bot=bot, name=character.name, emoji=character.emoji, text=text, **kwargs)
-
-    def collect(self, outcomes: list, bots: tuple[str, ...]) -> list[BotReply]:
-        failures = [o for o in outcomes if isinstance(o, BaseException)]
-        for failure in failures:
-            if not isinstance(failure, NanofolksError):
-                raise failure  # a bug: let it surface
-        if failures and len(failures) == len(outcomes):
-            raise failures[0]
-        replies = list(self.delegated)
-        for bot, outcome in zip(bots, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                reply = self._reply(bot, f"(could not answer: {outcome})", error=str(outcome))
-                self.emit(CrewEvent("reply", bot, reply.text, reply))
-                replies.append(reply)
-            else:
-                replies.append(outcome)
-        return replies
-
-    def _tools_for(self, bot: str, *, may_delegate: bool) -> tuple[dict[str, Tool], list[dict[str, Any]]]:
-        allowed = {
-            name: tool
-            for name, tool in self.crew.tools.items()
-            if name in ROLES[bot].tools or bot in self.crew.tool_roles.get(name, ())
-        }
-        schemas = [tool_schema(tool) for tool in allowed.values()]
-        if may_delegate and bot == LEADER and "delegate" in ROLES[bot].tools:
-            schemas.append(DELEGATE_TOOL)
-        return allowed, schemas
-
-    async def run_bot(
-        self, bot: str, *, stream: bool = False, brief: str | None = None, delegated_by: str | None = None
-    ) -> BotReply:
-        crew = self.crew
-        started = time.perf_counter()
-        self.emit(CrewEvent("start", bot))
-        defaults = crew.config.agents.defaults
-        model = crew.model_for(bot, self.room.id, self.text)
-        identity = compose_identity(bot, crew.team, crew.workspace)
-        prompt = system_prompt(
-            identity,
-            team=crew.team,
-            role=bot,
-            room_id=self.room.id,
-            room_type=str(self.room.type),
-            participants=self.room.participants,
-            intent=self.intent,
-            brief=brief,
-        )
-        messages = [
-            ChatMessage(role="system", content=prompt),
-            *history_messages(self.history, bot, crew.team),
-            ChatMessage(role="user", content=self.text),
-        ]
-        tools, schemas = self._tools_for(bot, may_delegate=delegated_by is None)
-        usage = Usage()
-        on_delta = (lambda piece: self.emit(CrewEvent("delta", bot, piece))) if stream else None
-        response = None
-        for step in range(defaults.max_tool_iterations + 1):
-            last_step = step == defaults.max_tool_iterations
-            request = LLMRequest(
-                model=model,
-                messages=messages,
-                tools=() if last_step else schemas,
-                temperature=defaults.temperature,
-                max_tokens=defaults.max_tokens,
-                stream=stream,
-                metadata={"room": self.room.id, "bot": bot, "intent": self.intent.kind, "step": step},
-            )
-            llm_started = time.perf_counter()
-            response = await crew.llm.complete(request, on_delta=on_delta)
-            crew._llm_seconds += time.perf_counter() - llm_started
-            usage = Usage(
-                prompt_tokens=usage.prompt_tokens + response.usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens + response.usage.completion_tokens,
-            )
-            if not response.tool_calls:
-                break
-            messages.append(ChatMessage(role="assistant", content=response.content, tool_calls=response.tool_calls))
-            for call in response.tool_calls:
-                result = await self._run_tool(bot, call, tools)
-                messages.append(
-                    ChatMessage(role="tool", content=clip(crew.sanitize(result)), tool_call_id=call.id, name=call.name)
-                )
-        assert response is not None
-        text = response.content.strip() or "(no answer)"
-        reply = self._reply(bot, text, model=response.model or model, usage=usage, delegated_by=delegated_by)
-        log.debug("bot %s answered in %.1f ms (%d steps)", bot, (time.perf_counter() - started) * 1000, step + 1)
-        self.emit(CrewEvent("reply", bot, text, reply))
-        return reply
-
-    async def _run_tool(self, bot: str, call: ToolCall, tools: dict[str, Tool]) -> str:
-        crew = self.crew
-        denied = crew.host.pm.hook.nanofolks_tool_call_check(
-            call=call, context={"room": self.room.id, "bot": bot, "role": bot}
-        )
-        if denied:
-            log.debug("tool %s denied for %s: %s", call.name, bot, denied)
-            return f"denied: {denied}"
-        started = time.perf_counter()
-        if call.name == "delegate" and bot == LEADER:
-            result = await self._delegate(call.arguments)
-        elif call.name in tools:
-            result = as_text(await tools[call.name].run(call.arguments, ToolContext(self.room.id, bot, crew.workspace)))
-        else:
-            result = f"error: there is no tool named {call.name!r}"
-        log.debug("tool %s for %s took %.1f ms", call.name, bot, (time.perf_counter() - started) * 1000)
-        return result
-
-    async def _delegate(self, arguments: dict[str, Any]) -> str:
-        to = str(arguments.get("to", "")).lower().lstrip("@")
-        task = str(arguments.get("task", "")).strip() or self.body
-        if to not in ROLES or to == LEADER:
-            return f"error: cannot delegate to {to!r}; choose one of {', '.join(r for r in ROLE_ORDER if r != LEADER)}"
-        rooms = self.crew.rooms
-        if to not in self.room.participants:
-            self.room = rooms.add_participants(self.room.id, to)
-        # Delegated work shows up as a room task, so progress stays visible (`room task list`).
-        room_task = rooms.add_task(self.room.id, task[:120], owner=to)
-        reply = await self.run_bot(to, brief=task, delegated_by=LEADER)
-        rooms.set_task_status(self.room.id, room_task.id, "done")
-        self.delegated.append(reply)
-        return f"{reply.name} ({to}) answered:\n{reply.text}"

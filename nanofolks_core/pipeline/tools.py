@@ -21,6 +21,7 @@ class ToolContext:
     room: str
     bot: str
     workspace: Path
+    tool_outputs: Any = None  # ToolOutputStore: where large outputs are kept
 
 
 class Tool(Protocol):

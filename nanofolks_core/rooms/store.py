@@ -63,8 +63,7 @@ class RoomFileError(NanofolksError):
     def __init__(self, path: Path, problem: str) -> None:
         self.path = path
         super().__init__(
-            f"{path}: {problem}. Nothing was changed; fix the file or move it away "
-            "(other rooms are not affected)"
+            f"{path}: {problem}. Nothing was changed; fix the file or move it away (other rooms are not affected)"
         )
 
 
@@ -124,8 +123,7 @@ class RoomStore:
                     f"a room named {room_id!r} already exists; see it with `nanofolks room show {room_id}`"
                 )
             now = now_utc()
-            room = Room(id=room_id, type=room_type, participants=bots, description=text, created_at=now,
-                        updated_at=now)
+            room = Room(id=room_id, type=room_type, participants=bots, description=text, created_at=now, updated_at=now)
             self._write(path, room)
         return room
 
@@ -188,14 +186,20 @@ class RoomStore:
         def change(room: Room) -> tuple[Room, Room]:
             absent = [r for r in unwanted if r not in room.participants]
             if absent:
-                raise UsageError(f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not in room "
-                                 f"{room.id!r} (participants: {', '.join(room.participants)})")
+                raise UsageError(
+                    f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not in room "
+                    f"{room.id!r} (participants: {', '.join(room.participants)})"
+                )
             if room.type is RoomType.DIRECT:
-                raise UsageError(f"{room.id!r} is a direct room with {room.participants[0]}; it needs its one bot. "
-                                 f"Delete it with `nanofolks room delete {room.id}` instead")
+                raise UsageError(
+                    f"{room.id!r} is a direct room with {room.participants[0]}; it needs its one bot. "
+                    f"Delete it with `nanofolks room delete {room.id}` instead"
+                )
             if LEADER in unwanted:
-                raise UsageError(f"the leader stays in every room (it answers messages that mention nobody), "
-                                 f"so it cannot be removed from {room.id!r}")
+                raise UsageError(
+                    f"the leader stays in every room (it answers messages that mention nobody), "
+                    f"so it cannot be removed from {room.id!r}"
+                )
             bots = tuple(r for r in room.participants if r not in unwanted)
             new = attrs.evolve(room, participants=bots, updated_at=now_utc())
             return new, new
@@ -209,15 +213,18 @@ class RoomStore:
             raise UsageError(f"{DEFAULT_ROOM!r} is the default room and cannot be deleted")
         with self._locked(path.name):
             if self._read(path) is None:
-                raise UsageError(f"no room named {room_id!r}{self._did_you_mean(room_id)}; "
-                                 "see your rooms with `nanofolks room list`")
+                raise UsageError(
+                    f"no room named {room_id!r}{self._did_you_mean(room_id)}; see your rooms with `nanofolks room list`"
+                )
             os.unlink(path)
             # A crash right here leaves mappings to a missing room; room_for_channel treats
             # those as unmapped, so they are harmless until the next delete cleans them.
             with self._locked(MAPPINGS_NAME):
                 mappings = self._read_mappings()
-                kept = {channel: {chat: rid for chat, rid in chats.items() if rid != room_id}
-                        for channel, chats in mappings.items()}
+                kept = {
+                    channel: {chat: rid for chat, rid in chats.items() if rid != room_id}
+                    for channel, chats in mappings.items()
+                }
                 kept = {channel: chats for channel, chats in kept.items() if chats}
                 if kept != mappings:
                     self._write_mappings(kept)
@@ -260,16 +267,28 @@ class RoomStore:
     def channels_for(self, room_id: str) -> list[tuple[str, str]]:
         """The (channel, chat id) pairs mapped to ``room_id``, sorted."""
         validate_room_id(room_id)
-        return sorted((channel, chat) for channel, chats in self._read_mappings().items()
-                      for chat, rid in chats.items() if rid == room_id)
+        return sorted(
+            (channel, chat)
+            for channel, chats in self._read_mappings().items()
+            for chat, rid in chats.items()
+            if rid == room_id
+        )
 
     # ------------------------------------------------------------------ tasks
 
-    def add_task(self, room_id: str, title: str, owner: str | None = None,
-                 priority: str | TaskPriority = TaskPriority.MEDIUM, due: str | date | None = None) -> Task:
+    def add_task(
+        self,
+        room_id: str,
+        title: str,
+        owner: str | None = None,
+        priority: str | TaskPriority = TaskPriority.MEDIUM,
+        due: str | date | None = None,
+    ) -> Task:
         """Add a ``todo`` task (id ``t<n>``); an owner who is not in the room yet joins it."""
-        return self._change(room_id, lambda room: task_rules.add_task(
-            room, title, owner=owner, priority=priority, due=due, at=now_utc()))
+        return self._change(
+            room_id,
+            lambda room: task_rules.add_task(room, title, owner=owner, priority=priority, due=due, at=now_utc()),
+        )
 
     def tasks(self, room_id: str, owner: str | None = None, status: str | TaskStatus | None = None) -> list[Task]:
         """The room's tasks in id order, optionally only one owner's and/or one status."""
@@ -285,13 +304,15 @@ class RoomStore:
 
     def assign_task(self, room_id: str, task_id: str, owner: str, reason: str | None = None) -> Task:
         """Give a task to ``owner`` (recorded as "assigned" with the previous owner, if any)."""
-        return self._change(room_id, lambda room: task_rules.assign_task(
-            room, task_id, owner, reason=reason, at=now_utc()))
+        return self._change(
+            room_id, lambda room: task_rules.assign_task(room, task_id, owner, reason=reason, at=now_utc())
+        )
 
     def handoff_task(self, room_id: str, task_id: str, to_owner: str, reason: str | None = None) -> Task:
         """Hand an owned task to ``to_owner`` (recorded as "handoff" from -> to)."""
-        return self._change(room_id, lambda room: task_rules.handoff_task(
-            room, task_id, to_owner, reason=reason, at=now_utc()))
+        return self._change(
+            room_id, lambda room: task_rules.handoff_task(room, task_id, to_owner, reason=reason, at=now_utc())
+        )
 
     def task_history(self, room_id: str, task_id: str) -> list[TaskEvent]:
         """What happened to a task, oldest first."""
@@ -319,8 +340,14 @@ class RoomStore:
             room = self._read(path)
             if room is None:
                 now = now_utc()
-                room = Room(id=DEFAULT_ROOM, type=RoomType.OPEN, participants=(LEADER,),
-                            description="Default room for all conversations", created_at=now, updated_at=now)
+                room = Room(
+                    id=DEFAULT_ROOM,
+                    type=RoomType.OPEN,
+                    participants=(LEADER,),
+                    description="Default room for all conversations",
+                    created_at=now,
+                    updated_at=now,
+                )
                 self._write(path, room)
         return room
 
@@ -350,10 +377,11 @@ class RoomStore:
             raise RoomFileError(path, "does not hold a JSON object")
         version = data.get("format")
         if not isinstance(version, int) or isinstance(version, bool):
-            raise RoomFileError(path, "has no \"format\" number")
+            raise RoomFileError(path, 'has no "format" number')
         if version > FORMAT:
-            raise RoomFileError(path, f"was written by a newer nanofolks (format {version}, this one reads "
-                                      f"{FORMAT}); upgrade nanofolks")
+            raise RoomFileError(
+                path, f"was written by a newer nanofolks (format {version}, this one reads {FORMAT}); upgrade nanofolks"
+            )
         return data
 
     def _read(self, path: Path) -> Room | None:
@@ -406,8 +434,9 @@ class RoomStore:
         return text
 
     def _no_such_room(self, room_id: str) -> UsageError:
-        return UsageError(f"no room named {room_id!r}{self._did_you_mean(room_id)}; "
-                          f"create it with `nanofolks room create {room_id}`")
+        return UsageError(
+            f"no room named {room_id!r}{self._did_you_mean(room_id)}; create it with `nanofolks room create {room_id}`"
+        )
 
     def _did_you_mean(self, room_id: str) -> str:
         if not self.root.is_dir():

@@ -38,9 +38,7 @@ class SessionMessage:
     channel: str | None = attrs.field(default=None, validator=_opt_str)
     ts: float = attrs.field(factory=time.time, converter=float)
     id: str = attrs.field(factory=_new_id, validator=_check_id)
-    meta: dict[str, Any] = attrs.field(
-        factory=dict, hash=False, validator=attrs.validators.instance_of(dict)
-    )
+    meta: dict[str, Any] = attrs.field(factory=dict, hash=False, validator=attrs.validators.instance_of(dict))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict; ``from_dict`` turns it back into an equal message."""

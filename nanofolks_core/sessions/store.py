@@ -214,8 +214,9 @@ class FileSessionStore:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         cut = len(dicts) - (len(dicts) % HEAD_MAX_MESSAGES or HEAD_MAX_MESSAGES)
         cut = max(cut, 0)
-        plan = self._write_plan(room, path, dicts[:cut], dicts[cut:], 0, expected_version + 1,
-                                [], [d["id"] for d in dicts[-RECENT_IDS:]])
+        plan = self._write_plan(
+            room, path, dicts[:cut], dicts[cut:], 0, expected_version + 1, [], [d["id"] for d in dicts[-RECENT_IDS:]]
+        )
         try:
             with _fs.locked(path.parent):
                 current = self._load_head(path)
@@ -270,8 +271,9 @@ class FileSessionStore:
             return []
         return [e.name for e in self.root.iterdir() if _ROOM_RE.fullmatch(e.name) and e.is_dir()]
 
-    def _attempt(self, room: str, path: Path, new: list[dict[str, Any]], *,
-                 hold_lock: bool) -> tuple[_Head, _Plan | None, bool]:
+    def _attempt(
+        self, room: str, path: Path, new: list[dict[str, Any]], *, hold_lock: bool
+    ) -> tuple[_Head, _Plan | None, bool]:
         """One try: read, build + write files, then compare-and-rename under the lock.
         With ``hold_lock`` the lock is held from the read on, so the compare cannot fail
         (among CAS writers). Our files are deleted again unless the commit happened."""
@@ -338,20 +340,36 @@ class FileSessionStore:
         if len(messages) > HEAD_MAX_MESSAGES or len(_fs.dumps(messages)) > HEAD_MAX_BYTES:
             frozen, messages = messages[:-1], messages[-1:]
         first_index = sum(int(s["count"]) for s in head.segments)
-        return self._write_plan(room, path, frozen, messages, first_index, head.version + 1,
-                                list(head.segments), recent)
+        return self._write_plan(
+            room, path, frozen, messages, first_index, head.version + 1, list(head.segments), recent
+        )
 
-    def _write_plan(self, room: str, path: Path, frozen: list[dict[str, Any]],
-                    head_msgs: list[dict[str, Any]], first_index: int, version: int,
-                    segments: list[dict[str, Any]], recent: list[str]) -> _Plan:
+    def _write_plan(
+        self,
+        room: str,
+        path: Path,
+        frozen: list[dict[str, Any]],
+        head_msgs: list[dict[str, Any]],
+        first_index: int,
+        version: int,
+        segments: list[dict[str, Any]],
+        recent: list[str],
+    ) -> _Plan:
         folder = path.parent
         written: list[Path] = []
         try:
             for start in range(0, len(frozen), HEAD_MAX_MESSAGES):
-                chunk = frozen[start:start + HEAD_MAX_MESSAGES]
+                chunk = frozen[start : start + HEAD_MAX_MESSAGES]
                 index = first_index + start
-                data = _fs.dumps({"format": _fs.FORMAT_VERSION, "kind": _fs.SEGMENT_KIND,
-                                  "room": room, "first_index": index, "messages": chunk})
+                data = _fs.dumps(
+                    {
+                        "format": _fs.FORMAT_VERSION,
+                        "kind": _fs.SEGMENT_KIND,
+                        "room": room,
+                        "first_index": index,
+                        "messages": chunk,
+                    }
+                )
                 seg = _fs.write_new_file(folder, f"seg-{index:010d}-", ".json", data)
                 written.append(seg)
                 segments.append({"file": seg.name, "count": len(chunk)})
@@ -366,13 +384,28 @@ class FileSessionStore:
         return _Plan(tmp=tmp, version=version, new_segments=written)
 
     @staticmethod
-    def _head_bytes(room: str, version: int, segments: list[dict[str, Any]], recent: list[str],
-                    messages: list[dict[str, Any]], *, deleted: bool = False) -> bytes:
-        return _fs.dumps({
-            "format": _fs.FORMAT_VERSION, "kind": _fs.HEAD_KIND, "room": room,
-            "version": version, "commit": uuid.uuid4().hex, "deleted": deleted,
-            "segments": segments, "recent_ids": recent, "messages": messages,
-        })
+    def _head_bytes(
+        room: str,
+        version: int,
+        segments: list[dict[str, Any]],
+        recent: list[str],
+        messages: list[dict[str, Any]],
+        *,
+        deleted: bool = False,
+    ) -> bytes:
+        return _fs.dumps(
+            {
+                "format": _fs.FORMAT_VERSION,
+                "kind": _fs.HEAD_KIND,
+                "room": room,
+                "version": version,
+                "commit": uuid.uuid4().hex,
+                "deleted": deleted,
+                "segments": segments,
+                "recent_ids": recent,
+                "messages": messages,
+            }
+        )
 
     def _discard(self, plan: _Plan, path: Path) -> None:
         """Remove the files of a plan that was not committed. Segments are kept if the head
@@ -407,23 +440,37 @@ class FileSessionStore:
         doc = _fs.load_doc(raw, _fs.HEAD_KIND, path)
         version, segments = doc.get("version"), doc.get("segments")
         messages, recent = doc.get("messages"), doc.get("recent_ids", [])
-        if (not isinstance(version, int) or version < 0
-                or not isinstance(segments, list) or not isinstance(messages, list)
-                or not isinstance(recent, list)
-                or not all(isinstance(m, dict) for m in messages)
-                or not all(isinstance(s, dict) and isinstance(s.get("file"), str)
-                           and _SEGMENT_RE.fullmatch(s["file"])
-                           and isinstance(s.get("count"), int) for s in segments)):
+        if (
+            not isinstance(version, int)
+            or version < 0
+            or not isinstance(segments, list)
+            or not isinstance(messages, list)
+            or not isinstance(recent, list)
+            or not all(isinstance(m, dict) for m in messages)
+            or not all(
+                isinstance(s, dict)
+                and isinstance(s.get("file"), str)
+                and _SEGMENT_RE.fullmatch(s["file"])
+                and isinstance(s.get("count"), int)
+                for s in segments
+            )
+        ):
             raise SessionCorruptError(f"{path}: malformed session head")
-        return _Head(raw=raw, version=version, deleted=bool(doc.get("deleted")),
-                     segments=segments, recent_ids=recent, messages=messages)
+        return _Head(
+            raw=raw,
+            version=version,
+            deleted=bool(doc.get("deleted")),
+            segments=segments,
+            recent_ids=recent,
+            messages=messages,
+        )
 
     def _collect(self, path: Path, head: _Head, limit: int | None) -> list[dict[str, Any]] | None:
         """Head messages plus as many segments (newest first) as ``limit`` needs; None if a
         segment vanished because a newer commit replaced it (caller re-reads the head)."""
         msgs = head.messages
         if limit is not None and limit <= len(msgs):
-            return msgs[len(msgs) - limit:]
+            return msgs[len(msgs) - limit :]
         need = None if limit is None else limit - len(msgs)
         parts = [msgs]
         for seg in reversed(head.segments):
@@ -440,7 +487,7 @@ class FileSessionStore:
             if not isinstance(part, list) or len(part) != seg["count"]:
                 raise SessionCorruptError(f"{seg_path}: message count does not match {path}")
             if need is not None:
-                part = part[max(len(part) - need, 0):]
+                part = part[max(len(part) - need, 0) :]
                 need -= len(part)
             parts.append(part)
         return [m for part in reversed(parts) for m in part]
@@ -466,7 +513,8 @@ class FileSessionStore:
             referenced = {s["file"] for s in head.segments}
             for entry in os.scandir(folder):
                 stray = entry.name.startswith(_fs.TMP_PREFIX) or (
-                    _SEGMENT_RE.fullmatch(entry.name) and entry.name not in referenced)
+                    _SEGMENT_RE.fullmatch(entry.name) and entry.name not in referenced
+                )
                 if not stray:
                     continue
                 try:

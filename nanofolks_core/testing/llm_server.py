@@ -51,9 +51,14 @@ DEFAULT_MODEL = "test-model"
 MAX_ECHO_CHARS = 200
 
 # (type, code) per HTTP status, as the real API spells them in error bodies.
-_ERROR_KINDS = {400: ("invalid_request_error", "invalid_request"), 401: ("invalid_request_error", "invalid_api_key"),
-                403: ("permission_error", "permission_denied"), 404: ("invalid_request_error", "not_found"),
-                429: ("requests", "rate_limit_exceeded"), 503: ("server_error", "service_unavailable")}
+_ERROR_KINDS = {
+    400: ("invalid_request_error", "invalid_request"),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", "permission_denied"),
+    404: ("invalid_request_error", "not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+    503: ("server_error", "service_unavailable"),
+}
 
 
 @dataclass
@@ -105,8 +110,14 @@ def _text(content: Any) -> str:
 
 def default_reply_text(request: dict) -> str:
     """The default answer: ``"[<model>] <last user message>"``, the message cut to 200 chars."""
-    last = next((_text(m.get("content")) for m in reversed(request.get("messages") or [])
-                 if isinstance(m, dict) and m.get("role") == "user"), "")
+    last = next(
+        (
+            _text(m.get("content"))
+            for m in reversed(request.get("messages") or [])
+            if isinstance(m, dict) and m.get("role") == "user"
+        ),
+        "",
+    )
     if len(last) > MAX_ECHO_CHARS:
         last = last[: MAX_ECHO_CHARS - 3] + "..."
     return f"[{request.get('model', DEFAULT_MODEL)}] {last}"
@@ -168,8 +179,14 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(reply.delay)
         if reply.is_error:
             status = reply.status if reply.status >= 400 else 500
-            headers = {} if reply.retry_after is None else {
-                "retry-after-ms": str(int(reply.retry_after * 1000)), "retry-after": str(math.ceil(reply.retry_after))}
+            headers = (
+                {}
+                if reply.retry_after is None
+                else {
+                    "retry-after-ms": str(int(reply.retry_after * 1000)),
+                    "retry-after": str(math.ceil(reply.retry_after)),
+                }
+            )
             return self._error(status, reply.error or f"Simulated HTTP {status} from FakeLLMServer", headers)
         if body.get("stream"):
             self._stream(body, reply, index)
@@ -188,8 +205,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
-        for name, value in {"Content-Type": "application/json", "Content-Length": str(len(data)),
-                            "Connection": "close", **(headers or {})}.items():
+        for name, value in {
+            "Content-Type": "application/json",
+            "Content-Length": str(len(data)),
+            "Connection": "close",
+            **(headers or {}),
+        }.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
@@ -223,8 +244,15 @@ class _Handler(BaseHTTPRequestHandler):
                 vector = base64.b64encode(struct.pack(f"<{dim}f", *vector)).decode()
             data.append({"object": "embedding", "index": i, "embedding": vector})
         used = sum(_tokens(x if isinstance(x, str) else json.dumps(x)) for x in inputs)
-        self._json(200, {"object": "list", "data": data, "model": body.get("model", self.server.fake.model),
-                         "usage": {"prompt_tokens": used, "total_tokens": used}})
+        self._json(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", self.server.fake.model),
+                "usage": {"prompt_tokens": used, "total_tokens": used},
+            },
+        )
 
 
 class FakeLLMServer:
@@ -237,10 +265,17 @@ class FakeLLMServer:
     Requests are served concurrently, each on its own thread.
     """
 
-    def __init__(self, replies: Iterable[str | Reply] = (), *,
-                 handler: Callable[[dict], str | Reply | None] | None = None,
-                 host: str = "127.0.0.1", port: int = 0, model: str = DEFAULT_MODEL,
-                 embedding_dim: int = 8, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        replies: Iterable[str | Reply] = (),
+        *,
+        handler: Callable[[dict], str | Reply | None] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        model: str = DEFAULT_MODEL,
+        embedding_dim: int = 8,
+        api_key: str | None = None,
+    ) -> None:
         self.handler, self.host, self.port = handler, host, port
         self.model, self.embedding_dim, self.api_key = model, embedding_dim, api_key
         self._lock = threading.Lock()  # guards the three collections below
@@ -259,8 +294,12 @@ class FakeLLMServer:
             self._server.fake = self
             self.port = self._server.server_address[1]
             # A short poll interval keeps stop() fast (shutdown waits for one poll).
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                            name=f"FakeLLMServer:{self.port}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.02},
+                name=f"FakeLLMServer:{self.port}",
+                daemon=True,
+            )
             self._thread.start()
         return self
 
@@ -307,8 +346,9 @@ class FakeLLMServer:
         with self._lock:
             self._queue.extend(r if isinstance(r, Reply) else Reply(content=r) for r in replies)
 
-    def fail_next(self, status: int, times: int = 1, message: str | None = None, *,
-                  retry_after: float | None = None) -> None:
+    def fail_next(
+        self, status: int, times: int = 1, message: str | None = None, *, retry_after: float | None = None
+    ) -> None:
         """Make the next ``times`` chat requests fail with HTTP ``status`` (e.g. 500, 503, 429, 401).
 
         Failures come before scripted replies and do not consume them, so
@@ -317,8 +357,7 @@ class FakeLLMServer:
         """
         message = message or f"Simulated HTTP {status} from FakeLLMServer"
         with self._lock:
-            self._failures.extend(Reply(status=status, error=message, retry_after=retry_after)
-                                  for _ in range(times))
+            self._failures.extend(Reply(status=status, error=message, retry_after=retry_after) for _ in range(times))
 
     def reset(self) -> None:
         """Forget recorded requests, scripted replies and pending failures (the handler stays)."""
@@ -350,31 +389,50 @@ class FakeLLMServer:
         return index, reply if isinstance(reply, Reply) else Reply(content=str(reply))
 
     def _message_and_usage(self, body: dict, reply: Reply, index: int) -> tuple[dict, dict, str]:
-        calls = [{"id": tc.id or f"call_{index}_{i}", "type": "function",
-                  "function": {"name": tc.name, "arguments": json.dumps(tc.arguments)}}
-                 for i, tc in enumerate(reply.tool_calls)]
+        calls = [
+            {
+                "id": tc.id or f"call_{index}_{i}",
+                "type": "function",
+                "function": {"name": tc.name, "arguments": json.dumps(tc.arguments)},
+            }
+            for i, tc in enumerate(reply.tool_calls)
+        ]
         # Like the real API: content is null when the model only calls tools.
         message: dict = {"role": "assistant", "content": reply.content if reply.content or not calls else None}
         if calls:
             message["tool_calls"] = calls
-        prompt = reply.prompt_tokens if reply.prompt_tokens is not None else _tokens(
-            "".join(_text(m.get("content")) for m in body.get("messages") or [] if isinstance(m, dict)))
-        completion = reply.completion_tokens if reply.completion_tokens is not None else _tokens(
-            reply.content + "".join(c["function"]["arguments"] for c in calls))
+        prompt = (
+            reply.prompt_tokens
+            if reply.prompt_tokens is not None
+            else _tokens("".join(_text(m.get("content")) for m in body.get("messages") or [] if isinstance(m, dict)))
+        )
+        completion = (
+            reply.completion_tokens
+            if reply.completion_tokens is not None
+            else _tokens(reply.content + "".join(c["function"]["arguments"] for c in calls))
+        )
         usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
         return message, usage, reply.finish_reason or ("tool_calls" if calls else "stop")
 
     def _completion(self, body: dict, reply: Reply, index: int) -> dict:
         message, usage, finish = self._message_and_usage(body, reply, index)
-        return {"id": f"chatcmpl-fake-{index}", "object": "chat.completion", "created": int(time.time()),
-                "model": body.get("model", self.model),
-                "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-                "usage": usage}
+        return {
+            "id": f"chatcmpl-fake-{index}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", self.model),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "usage": usage,
+        }
 
     def _chunks(self, body: dict, reply: Reply, index: int) -> Iterable[dict]:
         message, usage, finish = self._message_and_usage(body, reply, index)
-        base = {"id": f"chatcmpl-fake-{index}", "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": body.get("model", self.model)}
+        base = {
+            "id": f"chatcmpl-fake-{index}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model", self.model),
+        }
 
         def chunk(delta: dict, finish_reason: str | None = None) -> dict:
             return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
@@ -382,12 +440,22 @@ class FakeLLMServer:
         yield chunk({"role": "assistant", "content": ""})
         text, step = reply.content, max(1, math.ceil(len(reply.content) / 3))
         for start in range(0, len(text), step):  # a few pieces, so clients really reassemble
-            yield chunk({"content": text[start:start + step]})
+            yield chunk({"content": text[start : start + step]})
         for i, call in enumerate(message.get("tool_calls", [])):
-            yield chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
-                                         "function": {"name": call["function"]["name"], "arguments": ""}}]})
+            yield chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": i,
+                            "id": call["id"],
+                            "type": "function",
+                            "function": {"name": call["function"]["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
             args = call["function"]["arguments"]  # in two pieces: clients must concatenate
-            for piece in filter(None, (args[: len(args) // 2], args[len(args) // 2:])):
+            for piece in filter(None, (args[: len(args) // 2], args[len(args) // 2 :])):
                 yield chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]})
         yield chunk({}, finish)
         if (body.get("stream_options") or {}).get("include_usage"):

@@ -63,3 +63,22 @@ class WriteFile:
         except (OSError, PermissionError) as exc:
             return f"error: {exc}"
         return f"wrote {path.relative_to(context.workspace.resolve())}"
+
+
+class ReadToolOutput:
+    name = "read_tool_output"
+    description = "Read part of a large tool output that was stored by reference (tool-output:<ref>)."
+    parameters = {
+        "type": "object",
+        "properties": {"ref": {"type": "string"}, "offset": {"type": "integer"}, "length": {"type": "integer"}},
+        "required": ["ref"],
+    }
+
+    async def run(self, arguments: dict[str, Any], context: ToolContext) -> str:
+        ref = str(arguments.get("ref", "")).removeprefix("tool-output:")
+        content = context.tool_outputs.get(ref) if context.tool_outputs is not None else None
+        if content is None:
+            return f"error: no stored tool output {ref!r}"
+        offset = max(0, int(arguments.get("offset") or 0))
+        length = min(8000, max(1, int(arguments.get("length") or 8000)))
+        return content[offset : offset + length]

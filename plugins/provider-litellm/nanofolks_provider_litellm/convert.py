@@ -155,8 +155,11 @@ class StreamAssembler:
 
     def result(self) -> Completion:
         calls = tuple(
-            ToolCall(id=partial.id or f"call_{index}", name=partial.name,
-                     arguments=parse_arguments("".join(partial.arguments)))
+            ToolCall(
+                id=partial.id or f"call_{index}",
+                name=partial.name,
+                arguments=parse_arguments("".join(partial.arguments)),
+            )
             for index, partial in sorted(self._calls.items())
         )
         return Completion(

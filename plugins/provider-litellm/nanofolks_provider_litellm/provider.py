@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from nanofolks_core import paths
-from nanofolks_core.api import LLMRequest, LLMResponse, ProviderSpec, Usage
+from nanofolks_core.api import ChatMessage, LLMRequest, LLMResponse, ProviderSpec, Usage
 from nanofolks_core.provider import ProviderAuthError, ProviderError, ProviderNotConfigured
 from nanofolks_core.secret import SecretUnavailable
 from nanofolks_provider_litellm import runtime
@@ -148,9 +148,7 @@ class LiteLLMProvider:
 
     # -- the call ------------------------------------------------------------------------
 
-    async def complete(
-        self, request: LLMRequest, *, on_delta: Callable[[str], None] | None = None
-    ) -> LLMResponse:
+    async def complete(self, request: LLMRequest, *, on_delta: Callable[[str], None] | None = None) -> LLMResponse:
         """Send ``request``; stream through ``on_delta`` when given. See the module docstring."""
         key = self.resolve_api_key()
         api_base = self._api_base()
@@ -224,7 +222,10 @@ class LiteLLMProvider:
         return completion
 
     async def _stream(
-        self, lib: runtime.LiteLLM, kwargs: dict[str, Any], assembler: StreamAssembler,
+        self,
+        lib: runtime.LiteLLM,
+        kwargs: dict[str, Any],
+        assembler: StreamAssembler,
         on_delta: Callable[[str], None],
     ) -> Completion:
         stream = await lib.module.acompletion(**kwargs, stream=True, stream_options={"include_usage": True})
@@ -251,27 +252,47 @@ class LiteLLMProvider:
             finish_reason=completion.finish_reason,
         )
 
-    def _cost(self, lib: runtime.LiteLLM, model: str, usage: Usage) -> float | None:
-        """Dollars from litellm's bundled price map; None when the model is not in it.
+    def _model_entry(self, lib: runtime.LiteLLM, model: str) -> dict[str, Any] | None:
+        """This model's row in litellm's bundled model map, or None (self-hosted or unknown).
 
-        Self-hosted servers have no list price, and litellm's own lookup guesses 0.0 for
-        some unknown models, which would read as "free": we look the entry up ourselves.
+        litellm's own lookup guesses for unknown models (a price of 0.0 would read as "free"),
+        so we look the entry up ourselves.
         """
         if self.info.needs_api_base:
             return None
         table: dict[str, dict[str, Any]] = lib.module.model_cost
-        bare = model.split("/", 1)[1]
         entry = table.get(model)
         if entry is None:
-            candidate = table.get(bare)
+            candidate = table.get(model.split("/", 1)[1])
             if candidate is not None and candidate.get("litellm_provider") == self.info.litellm_prefix:
                 entry = candidate
+        return entry
+
+    def _cost(self, lib: runtime.LiteLLM, model: str, usage: Usage) -> float | None:
+        """Dollars from litellm's bundled price map; None when the model is not in it."""
+        entry = self._model_entry(lib, model)
         if entry is None:
             return None
         input_price, output_price = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
         if input_price is None or output_price is None:
             return None
         return usage.prompt_tokens * float(input_price) + usage.completion_tokens * float(output_price)
+
+    # -- context window (used by the core's compaction) -----------------------------------
+
+    def context_window(self, model: str) -> int | None:
+        """The model's input window from litellm's model map; None when unknown (the core then uses
+        ``agents.defaults.contextWindow`` or its default)."""
+        entry = self._model_entry(runtime.load(), self.litellm_model(model))
+        if entry is None:
+            return None
+        window = entry.get("max_input_tokens") or entry.get("max_tokens")
+        return int(window) if window else None
+
+    def count_tokens(self, model: str, messages: tuple[ChatMessage, ...] | list[ChatMessage]) -> int:
+        """Prompt tokens of ``messages`` with the model's tokenizer (tiktoken, offline: litellm's bundled files)."""
+        lib = runtime.load()
+        return int(lib.module.token_counter(model=self.litellm_model(model), messages=to_litellm_messages(messages)))
 
     # -- failures ------------------------------------------------------------------------
 

@@ -20,8 +20,16 @@ from nanofolks_core.testing.llm_server import ToolCall as ServerToolCall
 
 pytestmark = [pytest.mark.filterwarnings(f"ignore:{pattern}") for pattern in runtime.PYDANTIC_NOISE]
 
-KEY_VARIABLES = ("OPENROUTER_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "DEEPSEEK_API_KEY",
-                 "GROQ_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "VLLM_API_KEY")
+KEY_VARIABLES = (
+    "OPENROUTER_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "GROQ_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "VLLM_API_KEY",
+)
 WEATHER_TOOL = {
     "type": "function",
     "function": {
@@ -146,8 +154,13 @@ def test_one_call_is_one_http_request_and_returns_the_server_reply(litellm_runti
 
 def test_the_request_carries_system_prompt_history_tools_and_settings(litellm_runtime, specs, llm_server):
     proxy = CountingProxy(llm_server.port)  # to see the headers too
-    provider = make_provider(specs, "vllm", api_base=f"http://127.0.0.1:{proxy.port}/v1",
-                             api_key=Secret.parse("local-key"), extra_headers={"X-Title": "nanofolks"})
+    provider = make_provider(
+        specs,
+        "vllm",
+        api_base=f"http://127.0.0.1:{proxy.port}/v1",
+        api_key=Secret.parse("local-key"),
+        extra_headers={"X-Title": "nanofolks"},
+    )
     call_7 = ToolCall(id="call_7", name="get_weather", arguments={"city": "Paris"})
     history = (
         ChatMessage(role="system", content="You are the Leader of a pirate crew."),
@@ -155,8 +168,9 @@ def test_the_request_carries_system_prompt_history_tools_and_settings(litellm_ru
         ChatMessage(role="assistant", tool_calls=(call_7,)),
         ChatMessage(role="tool", content='{"sky": "clear"}', tool_call_id="call_7", name="get_weather"),
     )
-    request = LLMRequest(model="vllm/my-model", messages=history, tools=(WEATHER_TOOL,), temperature=0.25,
-                         max_tokens=300)
+    request = LLMRequest(
+        model="vllm/my-model", messages=history, tools=(WEATHER_TOOL,), temperature=0.25, max_tokens=300
+    )
     try:
         call(provider, request)
     finally:
@@ -197,10 +211,15 @@ def test_streaming_delivers_several_deltas_that_add_up_to_the_reply(litellm_runt
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
 def test_tool_call_replies_parse_into_tool_calls(streamed, litellm_runtime, specs, llm_server):
-    llm_server.push(Reply(content="Checking.", tool_calls=[
-        ServerToolCall("get_weather", {"city": "Paris", "days": 3}, id="call_a"),
-        ServerToolCall("list_rooms", {}, id="call_b"),
-    ]))
+    llm_server.push(
+        Reply(
+            content="Checking.",
+            tool_calls=[
+                ServerToolCall("get_weather", {"city": "Paris", "days": 3}, id="call_a"),
+                ServerToolCall("list_rooms", {}, id="call_b"),
+            ],
+        )
+    )
     deltas: list[str] = []
     provider = make_provider(specs, "vllm", api_base=llm_server.base_url)
     response = call(provider, ask("vllm/test-model", tools=(WEATHER_TOOL,)), deltas.append if streamed else None)
@@ -231,8 +250,9 @@ def test_configured_key_wins_over_the_environment(litellm_runtime, specs, monkey
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-wrong")
     monkeypatch.setenv("MY_ROUTER_KEY", "sk-or-right")
     with FakeLLMServer(api_key="sk-or-right") as server:
-        provider = make_provider(specs, "openrouter", api_base=server.base_url,
-                                 api_key=Secret.parse("env:MY_ROUTER_KEY"))
+        provider = make_provider(
+            specs, "openrouter", api_base=server.base_url, api_key=Secret.parse("env:MY_ROUTER_KEY")
+        )
         response = call(provider, ask("openrouter/anthropic/claude-sonnet-4", "hi"))
     assert response.content == "[anthropic/claude-sonnet-4] hi"
     assert response.model == "openrouter/anthropic/claude-sonnet-4"
@@ -257,8 +277,9 @@ LITELLM_GROQ_BUG = pytest.mark.xfail(
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
 @pytest.mark.parametrize("name", ["openrouter", "openai", "deepseek", "groq"])
-def test_openai_compatible_providers_send_the_model_without_our_prefix(name, streamed, litellm_runtime, specs,
-                                                                       llm_server, monkeypatch, request):
+def test_openai_compatible_providers_send_the_model_without_our_prefix(
+    name, streamed, litellm_runtime, specs, llm_server, monkeypatch, request
+):
     if name == "groq" and not streamed:
         request.applymarker(LITELLM_GROQ_BUG)
     monkeypatch.setenv(specs[name].env_keys[0], "sk-test")
@@ -270,11 +291,12 @@ def test_openai_compatible_providers_send_the_model_without_our_prefix(name, str
     assert response.model == f"{name}/vendor/some-model"
 
 
-def test_cost_comes_from_the_local_price_map_and_is_none_when_unknown(litellm_runtime, specs, llm_server,
-                                                                      monkeypatch):
+def test_cost_comes_from_the_local_price_map_and_is_none_when_unknown(litellm_runtime, specs, llm_server, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    llm_server.push(Reply(content="ok", prompt_tokens=1000, completion_tokens=500),
-                    Reply(content="ok", prompt_tokens=1000, completion_tokens=500))
+    llm_server.push(
+        Reply(content="ok", prompt_tokens=1000, completion_tokens=500),
+        Reply(content="ok", prompt_tokens=1000, completion_tokens=500),
+    )
     provider = make_provider(specs, "openai", api_base=llm_server.base_url)
     priced = call(provider, ask("openai/gpt-4o"))
     price = litellm_runtime.module.model_cost["gpt-4o"]

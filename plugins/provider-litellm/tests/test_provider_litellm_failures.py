@@ -174,10 +174,19 @@ class StreamThatBreaksOff:
                 while b"\r\n\r\n" not in data:
                     data += conn.recv(65536)
                 self.requests += 1
-                chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                         "choices": [{"index": 0, "delta": {"content": "Hello "}, "finish_reason": None}]}
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-                             + b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                chunk = {
+                    "id": "c1",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": "m",
+                    "choices": [{"index": 0, "delta": {"content": "Hello "}, "finish_reason": None}],
+                }
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+                    + b"data: "
+                    + json.dumps(chunk).encode()
+                    + b"\n\n"
+                )
 
     def close(self) -> None:
         self.listener.close()
@@ -233,15 +242,24 @@ def test_first_call_in_a_fresh_process_is_quiet_and_uses_the_env_key(tmp_path):
         """
     )
     environ = {k: v for k, v in os.environ.items() if not k.startswith("NANOFOLKS_") and not k.endswith("_API_KEY")}
-    environ.update(NANOFOLKS_HOME=str(tmp_path / "home"), NANOFOLKS_LOAD_PLUGINS="provider-litellm",
-                   OPENAI_API_KEY="sk-from-env")
+    environ.update(
+        NANOFOLKS_HOME=str(tmp_path / "home"), NANOFOLKS_LOAD_PLUGINS="provider-litellm", OPENAI_API_KEY="sk-from-env"
+    )
     environ.pop("LITELLM_LOG", None)
-    proc = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True,
-                          env=environ, timeout=60, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-W", "default", "-c", code],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     result = json.loads(proc.stdout)
     assert result["content"] == "[test-model] hi"
     assert result["requests"] == 6
-    print(f"litellm import {result['import_seconds']:.2f} s; call times (s): "
-          + ", ".join(f"{t:.3f}" for t in result["timings"]))
+    print(
+        f"litellm import {result['import_seconds']:.2f} s; call times (s): "
+        + ", ".join(f"{t:.3f}" for t in result["timings"])
+    )

@@ -38,7 +38,11 @@ def run_python(code: str, tmp_path: Path, env: dict[str, str] | None = None) -> 
     environ.update(env or {})
     return subprocess.run(
         [sys.executable, "-W", "default", "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, env=environ, timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+        cwd=tmp_path,
     )
 
 
@@ -166,8 +170,7 @@ def test_missing_key_or_api_base_fails_fast_without_importing_litellm(tmp_path):
     assert exit_code == 2 and seconds < 0.5
     message, _, seconds = out["results"]["vllm"]
     assert message == (
-        "providers.vllm.apiBase is not set; point it at your server, e.g. http://127.0.0.1:8000/v1 "
-        f"(in {config_file})"
+        f"providers.vllm.apiBase is not set; point it at your server, e.g. http://127.0.0.1:8000/v1 (in {config_file})"
     )
     assert seconds < 0.5
     message, _, _ = out["results"]["groq"]
@@ -186,8 +189,11 @@ def test_key_lookup_order_config_then_environment_variables(monkeypatch):
     assert LiteLLMProvider(spec=gemini).resolve_api_key().source == "GOOGLE_API_KEY"
     monkeypatch.setenv("GEMINI_API_KEY", "gemini-key")
     assert LiteLLMProvider(spec=gemini).resolve_api_key().value == "gemini-key"
-    configured = LiteLLMProvider(spec=gemini, config=ProviderConfig(api_key=Secret.parse("keyring:gemini")),
-                                 secret_lookup={"gemini": "from-the-store"}.get)
+    configured = LiteLLMProvider(
+        spec=gemini,
+        config=ProviderConfig(api_key=Secret.parse("keyring:gemini")),
+        secret_lookup={"gemini": "from-the-store"}.get,
+    )
     key = configured.resolve_api_key()
     assert (key.value, key.source) == ("from-the-store", "providers.gemini.apiKey = keyring:gemini")
 

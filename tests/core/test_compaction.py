@@ -1,0 +1,149 @@
+"""Context that never overflows: warnings, compaction, tool-chain safety, large tool outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from nanofolks_core.api import InboundMessage
+from nanofolks_core.app import App
+from nanofolks_core.builtins import core as core_plugin
+from nanofolks_core.messages import ChatMessage, ToolCall
+from nanofolks_core.pipeline import Crew
+from nanofolks_core.pipeline.compaction import estimate_tokens, trim_to
+from nanofolks_core.testing import provider as test_provider
+from nanofolks_core.testing.llm_server import Reply
+from nanofolks_core.testing.llm_server import ToolCall as ServerToolCall
+
+WINDOW = 8192
+
+
+@pytest.fixture
+def make_crew(nanofolks_home, plugin_host, register_plugin, llm_server):
+    register_plugin(core_plugin, "core")
+    register_plugin(test_provider, "test-provider")
+
+    def make(compaction: dict | None = None) -> Crew:
+        raw = {
+            "agents": {"defaults": {"model": "local/test-model", "contextWindow": WINDOW, "maxTokens": 1024}},
+            "providers": {"local": {"apiBase": llm_server.base_url}},
+            "compaction": compaction or {},
+        }
+        (nanofolks_home / "config.json").write_text(json.dumps(raw))
+        return Crew.from_app(App(host=plugin_host))
+
+    return make
+
+
+def request_tokens(request: dict) -> int:
+    messages = [ChatMessage(role=m["role"], content=m.get("content") or "") for m in request["messages"]]
+    return estimate_tokens(messages)
+
+
+def ask(crew, text, room="general"):
+    return asyncio.run(crew.handle(InboundMessage(text=text, room=room)))
+
+
+def long_message(i: int) -> str:
+    return f"Turn {i}: " + " ".join(f"detail-{i}-{j} about the harbour project" for j in range(40))
+
+
+def summarizing_server(llm_server):
+    def handler(request):
+        if request["messages"][0]["content"].startswith("You write faithful"):
+            return "- the user is planning a harbour project with many details"
+        return None  # default echo reply
+
+    llm_server.handler = handler
+
+
+def test_300_turns_never_exceed_the_window_and_get_summarized(make_crew, llm_server):
+    summarizing_server(llm_server)
+    crew = make_crew()
+    warned = 0
+    for i in range(300):
+        result = ask(crew, long_message(i))
+        warned += any("full" in w for w in result.warnings)
+    sizes = [request_tokens(r) for r in llm_server.requests]
+    assert max(sizes) <= WINDOW, f"a request carried {max(sizes)} tokens"
+    summaries = [r for r in llm_server.requests if r["messages"][0]["content"].startswith("You write faithful")]
+    assert len(summaries) >= 5
+    stored = crew.sessions.read("general")
+    assert stored[0].role == "system" and stored[0].meta["summary"]
+    assert len(stored) < 120  # older turns were folded into the summary
+    last = llm_server.requests[-1]["messages"][0]["content"]
+    assert "## Earlier in this room (summary)" in last and "harbour project" in last
+    assert warned > 0
+
+
+def test_token_limit_mode_keeps_recent_turns_without_summaries(make_crew, llm_server):
+    crew = make_crew({"mode": "token-limit"})
+    for i in range(80):
+        ask(crew, long_message(i))
+    assert max(request_tokens(r) for r in llm_server.requests) <= WINDOW
+    assert len(llm_server.requests) == 80  # no extra summary requests
+    assert len(crew.sessions.read("general")) == 160  # nothing rewritten
+    assert long_message(79) in json.dumps(llm_server.requests[-1])
+    assert long_message(0) not in json.dumps(llm_server.requests[-1])
+
+
+def test_off_mode_still_never_sends_over_the_window(make_crew, llm_server):
+    crew = make_crew({"mode": "off"})
+    for i in range(60):
+        ask(crew, long_message(i))
+    assert max(request_tokens(r) for r in llm_server.requests) <= WINDOW
+    assert len(llm_server.requests) == 60
+
+
+def test_warning_at_seventy_percent(make_crew, llm_server):
+    crew = make_crew({"mode": "off", "warnAt": 0.05})
+    result = ask(crew, "Hello")
+    assert any(w.startswith("context is") and "full" in w for w in result.warnings)
+
+
+def test_trim_never_separates_a_tool_call_from_its_result():
+    def msg(role, content="x" * 400, **kw):
+        return ChatMessage(role=role, content=content, **kw)
+
+    call = ToolCall(id="c1", name="read_file", arguments={"path": "a"})
+    messages = [
+        msg("system", "sys"),
+        msg("user"),
+        msg("assistant"),
+        msg("user"),
+        msg("assistant", "", tool_calls=[call]),
+        msg("tool", tool_call_id="c1"),
+        msg("assistant"),
+        msg("user", "now"),
+    ]
+    for limit in range(20, 700, 20):
+        trimmed = trim_to(messages, estimate_tokens, limit)
+        ids_called = {c.id for m in trimmed for c in m.tool_calls}
+        ids_answered = {m.tool_call_id for m in trimmed if m.role == "tool"}
+        assert ids_called == ids_answered, f"split tool chain at limit {limit}"
+        assert trimmed[0].content == "sys" and trimmed[-1].content == "now"
+
+
+def test_large_tool_output_is_stored_and_referenced(make_crew, llm_server, nanofolks_home):
+    crew = make_crew()
+    (crew.workspace).mkdir(parents=True, exist_ok=True)
+    (crew.workspace / "big.log").write_text("line of log output\n" * 2000)  # ~38 KB
+    llm_server.push(Reply(tool_calls=[ServerToolCall("read_file", {"path": "big.log"})]), "done")
+    ask(crew, "@coder read big.log")
+    tool_message = llm_server.requests[1]["messages"][-1]
+    assert tool_message["role"] == "tool"
+    assert len(tool_message["content"].encode()) < 10 * 1024
+    assert "stored as tool-output:" in tool_message["content"]
+    ref = tool_message["content"].split("tool-output:")[1].split(";")[0]
+    assert crew.tool_outputs.get(ref) == "line of log output\n" * 2000
+
+
+def test_session_compact_on_demand(make_crew, llm_server):
+    summarizing_server(llm_server)
+    crew = make_crew()
+    for i in range(20):
+        ask(crew, long_message(i))
+    folded, before, after = asyncio.run(crew.compact_room("general"))
+    assert folded > 0 and after < before

@@ -53,10 +53,11 @@ def time_command(args: list[str], runs: int, env: dict[str, str]) -> list[float]
 def heavy_modules_after_listing(env: dict[str, str]) -> list[str]:
     code = (
         "import sys; from nanofolks_core.cli import main; main(['plugins', 'list', '--all']);"
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+        f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    return [name for name in out.strip().splitlines()[-1].split(",") if name]
+    line = [ln for ln in out.splitlines() if ln.startswith("HEAVY=")][-1]
+    return [name for name in line.removeprefix("HEAVY=").split(",") if name]
 
 
 def main() -> int:

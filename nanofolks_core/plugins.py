@@ -21,7 +21,6 @@ otherwise                              enabled
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import sys
 import time
@@ -33,7 +32,9 @@ import attrs
 import pluggy
 
 from nanofolks_core import hookspecs
+from nanofolks_core import entry_points as entry_point_scanner
 from nanofolks_core.api_version import API_VERSION, is_compatible
+from nanofolks_core.entry_points import PluginEntryPoint
 from nanofolks_core.errors import NanofolksError
 from nanofolks_core.registry import KIND_HOOKS, Registry
 
@@ -115,8 +116,9 @@ def _where(exc: BaseException) -> str:
     return f" ({os.path.basename(frame.filename)}:{frame.lineno})"
 
 
-def installed_entry_points() -> list[importlib.metadata.EntryPoint]:
-    return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+def installed_entry_points() -> list[PluginEntryPoint]:
+    """Every installed plugin's entry point, sorted by name (no plugin is imported)."""
+    return entry_point_scanner.scan(ENTRY_POINT_GROUP)
 
 
 class PluginHost:
@@ -128,6 +130,7 @@ class PluginHost:
         self.pm = pluggy.PluginManager("nanofolks")
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
+        self.entry_points: dict[str, PluginEntryPoint] = {}
         self.registry = Registry()
         self._trace = env.get("NANOFOLKS_TRACE_HOOKS", "") not in ("", "0") if trace is None else trace
         if self._trace:
@@ -140,20 +143,19 @@ class PluginHost:
         self,
         config_disabled: Iterable[str] = (),
         env: Mapping[str, str] | None = None,
-        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        entry_points: Iterable[PluginEntryPoint] | None = None,
     ) -> None:
         """Import and register every installed plugin that is not disabled."""
         env = os.environ if env is None else env
         config_disabled = list(config_disabled)
         for ep in installed_entry_points() if entry_points is None else entry_points:
-            dist = getattr(ep, "dist", None)
             record = PluginRecord(
                 name=ep.name,
-                distribution=dist.name if dist else "?",
-                version=dist.version if dist else "?",
+                distribution=ep.dist_name,
+                version=ep.dist_version,
                 module=ep.value,
                 essential=ep.name in ESSENTIAL,
-                builtin=bool(dist) and dist.name in BUILTIN_DISTRIBUTIONS,
+                builtin=ep.dist_name in BUILTIN_DISTRIBUTIONS,
             )
             if ep.name in self.records:
                 other = self.records[ep.name]
@@ -162,6 +164,7 @@ class PluginHost:
                 self.records[f"{ep.name}@{record.distribution}"] = record
                 continue
             self.records[ep.name] = record
+            self.entry_points[ep.name] = ep
             record.state, record.reason = decide_state(ep.name, config_disabled, env)
             if record.state != ENABLED:
                 continue

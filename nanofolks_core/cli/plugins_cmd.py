@@ -18,16 +18,11 @@ from nanofolks_core.registry import KIND_HOOKS
 pass_app = click.make_pass_decorator(App, ensure=True)
 
 
-def _declared_kinds(record: PluginRecord) -> list[str]:
+def _declared_kinds(app: App, record: PluginRecord) -> list[str]:
     """Kinds of a plugin that was not loaded, from its distribution's keywords (no import)."""
-    import importlib.metadata
-
-    try:
-        keywords = importlib.metadata.metadata(record.distribution).get("Keywords") or ""
-    except importlib.metadata.PackageNotFoundError:
-        return []
-    words = {word.strip() for word in keywords.replace(",", " ").split()}
-    return sorted(words & set(KIND_HOOKS) | ({"events"} & words))
+    entry = app.host.entry_points.get(record.name)
+    words = set(entry.keywords()) if entry else set()
+    return sorted(words & (set(KIND_HOOKS) | {"events"}))
 
 
 def _records(app: App, include_builtin: bool, kind: str | None) -> list[PluginRecord]:
@@ -37,7 +32,7 @@ def _records(app: App, include_builtin: bool, kind: str | None) -> list[PluginRe
         if record.builtin and not include_builtin:
             continue
         if not record.loaded and not record.kinds:
-            record.kinds = _declared_kinds(record)
+            record.kinds = _declared_kinds(app, record)
         if kind and kind not in record.kinds:
             continue
         rows.append(record)
@@ -107,7 +102,7 @@ def info(app: App, name: str, as_json: bool) -> None:
     app.loaded  # noqa: B018 - validate config first
     record = _find(app, name)
     if not record.loaded and not record.kinds:
-        record.kinds = _declared_kinds(record)
+        record.kinds = _declared_kinds(app, record)
     hooks = []
     plugin_obj = app.host.pm.get_plugin(name)
     if plugin_obj is not None:

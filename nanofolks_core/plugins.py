@@ -31,8 +31,8 @@ from typing import Any
 import attrs
 import pluggy
 
-from nanofolks_core import hookspecs
 from nanofolks_core import entry_points as entry_point_scanner
+from nanofolks_core import hookspecs
 from nanofolks_core.api_version import API_VERSION, is_compatible
 from nanofolks_core.entry_points import PluginEntryPoint
 from nanofolks_core.errors import NanofolksError

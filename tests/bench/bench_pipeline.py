@@ -36,7 +36,9 @@ def pct(samples: list[float], q: float) -> float:
 
 
 def line(label: str, samples: list[float]) -> str:
-    return f"{label:<48} p50 {statistics.median(samples):7.2f} ms   p95 {pct(samples, 0.95):7.2f} ms   (n={len(samples)})"
+    return (
+        f"{label:<48} p50 {statistics.median(samples):7.2f} ms   p95 {pct(samples, 0.95):7.2f} ms   (n={len(samples)})"
+    )
 
 
 async def run_messages(app: App, n: int) -> tuple[list[float], list[float]]:
@@ -56,8 +58,10 @@ async def run_messages(app: App, n: int) -> tuple[list[float], list[float]]:
 def in_process(server: FakeLLMServer, n: int, provider: str) -> None:
     with tempfile.TemporaryDirectory() as home:
         os.environ["NANOFOLKS_HOME"] = home
-        config = {"agents": {"defaults": {"model": f"{provider}/test-model"}},
-                  "providers": {provider: {"apiBase": server.base_url}}}
+        config = {
+            "agents": {"defaults": {"model": f"{provider}/test-model"}},
+            "providers": {provider: {"apiBase": server.base_url}},
+        }
         Path(home, "config.json").write_text(json.dumps(config))
         app = App()
         if provider == "local":
@@ -79,7 +83,10 @@ def end_to_end(server: FakeLLMServer, runs: int) -> None:
     exe = str(Path(sys.executable).with_name("nanofolks"))
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "NANOFOLKS_HOME": home}
-        config = {"agents": {"defaults": {"model": "vllm/test-model"}}, "providers": {"vllm": {"apiBase": server.base_url}}}
+        config = {
+            "agents": {"defaults": {"model": "vllm/test-model"}},
+            "providers": {"vllm": {"apiBase": server.base_url}},
+        }
         Path(home, "config.json").write_text(json.dumps(config))
         samples = []
         for i in range(runs):

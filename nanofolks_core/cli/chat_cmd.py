@@ -21,7 +21,8 @@ Mention bots with @leader @researcher @coder @social @creative @auditor, or @all
 class _Printer:
     """Prints a turn as it happens: streamed text for one bot, attributed replies for several."""
 
-    def __init__(self, as_json: bool) -> None:
+    def __init__(self, team, as_json: bool) -> None:
+        self.team = team
         self.as_json = as_json
         self.streaming: str | None = None
 
@@ -30,30 +31,29 @@ class _Printer:
             return
         if event.kind == "delta":
             if self.streaming != event.bot:
-                self._end_stream()
+                self.end_stream()
                 character = self.team.character(event.bot)
                 click.echo(f"{character.emoji} {character.name}: ", nl=False)
                 self.streaming = event.bot
             click.echo(event.text, nl=False)
         elif event.kind == "reply":
             if self.streaming == event.bot:
-                self._end_stream()
+                self.end_stream()
                 return
-            self._end_stream()
+            self.end_stream()
             reply = event.reply
             via = " (for the Leader)" if reply.delegated_by else ""
             click.echo(f"{reply.emoji} {reply.name}{via}: {reply.text}\n")
 
-    def _end_stream(self) -> None:
+    def end_stream(self) -> None:
         if self.streaming is not None:
             click.echo("\n")
             self.streaming = None
 
 
 async def _turn(crew, printer: _Printer, text: str, room: str, stream: bool):
-    printer.team = crew.team
     result = await crew.handle(InboundMessage(text=text, room=room, channel="cli"), on_event=printer, stream=stream)
-    printer._end_stream()
+    printer.end_stream()
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if printer.as_json:
@@ -89,7 +89,7 @@ async def _session(app: App, message: str | None, room: str, stream: bool, as_js
     crew = Crew.from_app(app)
     for warning in crew.warnings:
         click.echo(f"warning: {warning}", err=True)
-    printer = _Printer(as_json)
+    printer = _Printer(crew.team, as_json)
     try:
         if message is not None:
             await _turn(crew, printer, message, room, stream)

@@ -27,8 +27,9 @@ class RouteDecision:
     reason: str = ""
 
 
-#: ``await ask(prompt, model=None) -> answer``: one LLM call for layer 2 only. The router should
-#: pass its cheapest tier's model; without one the core uses ``agents.defaults.model``.
+#: ``await ask(prompt, model=None, tier=None) -> answer``: one LLM call for layer 2 only. The
+#: router passes its cheapest tier's model and name (the call is then recorded for analytics);
+#: without a model the core uses ``agents.defaults.model``.
 AskLLM = Callable[..., Awaitable[str]]
 
 

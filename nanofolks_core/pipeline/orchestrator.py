@@ -161,16 +161,19 @@ class Crew:
             )
         return model
 
-    async def _ask(self, prompt: str, model: str | None = None) -> str:
-        """One plain model call (layer-2 routing, intent fallback)."""
+    async def _ask(self, prompt: str, model: str | None = None, tier: str | None = None) -> str:
+        """One plain model call (layer-2 routing); ``tier`` tags it for the router's analytics."""
         request = LLMRequest(
             model=model or self.default_model(),
             messages=(ChatMessage(role="user", content=prompt),),
             max_tokens=20,
             temperature=0.0,
-            metadata={"purpose": "classify"},
+            metadata={"purpose": "classify", **({"tier": tier} if tier else {})},
         )
-        return (await self.llm.complete(request)).content
+        response = await self.llm.complete(request)
+        if self.router is not None and tier:
+            self.router.record(request, response)
+        return response.content
 
     # -- the pipeline --------------------------------------------------------------------
 

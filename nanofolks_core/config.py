@@ -37,15 +37,30 @@ from nanofolks_core.secret import Secret
 PLUGIN_CONTAINERS = ("channels", "providers", "tools")
 
 
+def _between(low: float, high: float | None = None, *, above: bool = False):
+    """An attrs validator whose message names the config key (camelCase) and the allowed range."""
+
+    def check(_inst: object, attribute: attrs.Attribute, value: float | None) -> None:
+        if value is None:
+            return
+        too_low = value <= low if above else value < low
+        if too_low or (high is not None and value > high):
+            bound = f"above {low}" if above else f"at least {low}"
+            limit = f"{bound} and at most {high}" if high is not None else bound
+            raise ValueError(f"{camel(attribute.name)} must be {limit}, got {value}")
+
+    return check
+
+
 @attrs.define(kw_only=True)
 class AgentDefaults:
     """``agents.defaults``: what every bot uses unless a room or router says otherwise."""
 
     model: str | None = None
-    temperature: float = 0.7
-    max_tokens: int = 4096
-    max_tool_iterations: int = 8
-    context_window: int | None = None
+    temperature: float = attrs.field(default=0.7, validator=_between(0, 2))
+    max_tokens: int = attrs.field(default=4096, validator=_between(0, above=True))
+    max_tool_iterations: int = attrs.field(default=8, validator=_between(0, 100))
+    context_window: int | None = attrs.field(default=None, validator=_between(256))
     workspace: str | None = None
 
 
@@ -75,15 +90,19 @@ class CompactionConfig:
     """``compaction``: keeping requests inside the model's window (see pipeline/compaction.py)."""
 
     mode: str = attrs.field(default="summary")
-    warn_at: float = 0.7
-    trigger_at: float = 0.8
+    warn_at: float = attrs.field(default=0.7, validator=_between(0, 1, above=True))
+    trigger_at: float = attrs.field(default=0.8, validator=_between(0, 1, above=True))
     #: After a compaction, the kept recent history aims at this share of the window.
-    keep_share: float = 0.4
+    keep_share: float = attrs.field(default=0.4, validator=_between(0, 0.9, above=True))
 
     @mode.validator
     def _check_mode(self, _attribute: attrs.Attribute, value: str) -> None:
         if value not in ("summary", "token-limit", "off"):
-            raise ValueError(f"compaction.mode must be summary, token-limit or off, not {value!r}")
+            raise ValueError(f"mode must be summary, token-limit or off, not {value!r}")
+
+    def __attrs_post_init__(self) -> None:
+        if self.keep_share >= self.trigger_at:
+            raise ValueError(f"keepShare ({self.keep_share}) must be below triggerAt ({self.trigger_at})")
 
 
 @attrs.define(kw_only=True)

@@ -16,13 +16,8 @@ from nanofolks_core.specs import ProviderSpec
 
 log = logging.getLogger("nanofolks.llm")
 
-NO_MODEL_HELP = (
-    "no model is configured. Run `nanofolks onboard`, or set agents.defaults.model in "
-    '{config} (for a local server: "vllm/<model>" with providers.vllm.apiBase).'
-)
 
-
-def find_provider(registry: Registry, model: str) -> ProviderSpec:
+def find_provider(registry: Registry, model: str, not_loaded: list[str] | None = None) -> ProviderSpec:
     """The provider spec serving ``model``: by its ``provider/`` prefix, else by model_prefixes."""
     prefix = model.split("/", 1)[0] if "/" in model else ""
     spec = registry.get("provider", prefix) if prefix else None
@@ -31,23 +26,37 @@ def find_provider(registry: Registry, model: str) -> ProviderSpec:
     for candidate in registry.all("provider"):
         if any(model.startswith(p) for p in candidate.model_prefixes):
             return candidate
-    known = ", ".join(f"{name}/…" for name in registry.names("provider")) or "none (install nanofolks-provider-litellm)"
+    known = ", ".join(f"{name}/…" for name in registry.names("provider"))
+    if not known:
+        off = [name for name in not_loaded or [] if name.startswith("provider")]
+        known = (
+            f"none enabled ({', '.join(off)} is disabled or failed: see `nanofolks plugins list`)"
+            if off
+            else "none (install nanofolks-provider-litellm)"
+        )
     raise ProviderNotConfigured(
-        f"no installed provider serves the model {model!r}. Write models as provider/model; providers: {known}"
+        f"no enabled provider serves the model {model!r}. Write models as provider/model; providers: {known}"
     )
 
 
 class LLMClient:
     """Calls providers for the pipeline. ``pipe`` runs a pipeline-event hook chain (PluginHost.pipe)."""
 
-    def __init__(self, registry: Registry, sections: dict[str, Any], pipe: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        sections: dict[str, Any],
+        pipe: Callable[..., Any],
+        not_loaded: list[str] | None = None,
+    ) -> None:
         self._registry = registry
+        self._not_loaded = not_loaded or []
         self._sections = sections
         self._pipe = pipe
         self._providers: dict[str, Any] = {}
 
     def provider_for(self, model: str) -> Any:
-        spec = find_provider(self._registry, model)
+        spec = find_provider(self._registry, model, self._not_loaded)
         if spec.name not in self._providers:
             factory = spec.load()
             config = self._sections.get(spec.config_section()) if spec.config_section() else None

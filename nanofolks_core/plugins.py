@@ -270,16 +270,41 @@ class PluginHost:
         """Call a pipeline-event hook so each implementation sees the previous one's result.
 
         Implementations run in pluggy's call order; one returning None leaves the value as is.
+        An implementation that raises is switched off for the rest of the process and
+        reported (strict mode re-raises): one broken plugin must not sink every message.
         """
-        hook = getattr(self.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
-            if self._trace:
-                sys.stderr.write(f"{hook_name} [plugin: {impl.plugin_name}]\n")
+        for impl in self._event_impls(hook_name):
             kwargs = {arg_name: value, **extra}
-            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            result = self._call_event(impl, hook_name, kwargs)
             if result is not None:
                 value = result
         return value
+
+    def first(self, hook_name: str, **kwargs: Any) -> Any:
+        """The first non-None result of a ``firstresult`` hook, with the same isolation as :meth:`pipe`."""
+        for impl in self._event_impls(hook_name):
+            result = self._call_event(impl, hook_name, kwargs)
+            if result is not None:
+                return result
+        return None
+
+    def _event_impls(self, hook_name: str) -> list[Any]:
+        return list(reversed(getattr(self.pm.hook, hook_name).get_hookimpls()))
+
+    def _call_event(self, impl: Any, hook_name: str, kwargs: dict[str, Any]) -> Any:
+        if self._trace:
+            sys.stderr.write(f"{hook_name} [plugin: {impl.plugin_name}]\n")
+        try:
+            return impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except Exception as exc:  # noqa: BLE001 - isolate a broken plugin; reported below, strict re-raises
+            record = self.records.get(impl.plugin_name)
+            reason = f"{hook_name} raised {_one_line(exc)}{_where(exc)}"
+            if self.strict or record is None:
+                raise
+            record.state, record.reason = FAILED, reason
+            self.unregister(impl.plugin_name)
+            sys.stderr.write(f"warning: plugin {impl.plugin_name} was switched off: {reason}\n")
+            return None
 
     # -- reporting ---------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import sys
 import click
 
 from nanofolks_core.app import App
+from nanofolks_core.errors import NanofolksError, UsageError
 from nanofolks_core.messages import InboundMessage
 
 pass_app = click.make_pass_decorator(App, ensure=True)
@@ -83,6 +84,22 @@ async def _turn(crew, printer: _Printer, text: str, room: str, stream: bool):
     return result
 
 
+def _slash_command(app: App, line: str, room: str) -> str:
+    """Run a /command; returns the room to continue in."""
+    command, _, argument = line.partition(" ")
+    if command == "/help":
+        click.echo(HELP_TEXT)
+    elif command == "/rooms":
+        click.echo(", ".join(r.id for r in app.rooms.list()))
+    elif command == "/room":
+        if argument.strip():
+            room = app.rooms.get(argument.strip()).id
+        click.echo(f"(room: {room})")
+    else:
+        raise UsageError(f"unknown command {command}; type /help for the list")
+    return room
+
+
 async def _session(app: App, message: str | None, room: str, stream: bool, as_json: bool) -> None:
     from nanofolks_core.pipeline import Crew
 
@@ -109,19 +126,15 @@ async def _session(app: App, message: str | None, room: str, stream: bool, as_js
                 continue
             if line in ("/exit", "/quit", "exit", "quit"):
                 break
-            if line == "/help":
-                click.echo(HELP_TEXT)
-                continue
-            if line == "/rooms":
-                click.echo(", ".join(r.id for r in app.rooms.list()))
-                continue
-            if line.startswith("/room"):
-                target = line.split(maxsplit=1)[1].strip() if " " in line else ""
-                if target:
-                    room = app.rooms.get(target).id
-                click.echo(f"(room: {room})")
-                continue
-            await _turn(crew, printer, line, room, stream)
+            try:
+                if line.startswith("/"):
+                    room = _slash_command(app, line, room)
+                else:
+                    await _turn(crew, printer, line, room, stream)
+            except NanofolksError as exc:
+                # One failed message (a provider hiccup, a typo in /room) must not end the session.
+                printer.end_stream()
+                click.echo(f"Error: {exc}", err=True)
     finally:
         await crew.aclose()
 
@@ -142,5 +155,7 @@ def chat(app: App, message: str | None, room: str, no_stream: bool, as_json: boo
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s", stream=sys.stderr)
         for noisy in ("LiteLLM", "litellm", "httpx", "httpcore", "openai", "asyncio"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    if message is not None and not message.strip():
+        raise UsageError("the message is empty; write something after -m")
     app.rooms.get(room)  # a clear error for an unknown room before anything else
     asyncio.run(_session(app, message, room, stream=not no_stream and not as_json, as_json=as_json))

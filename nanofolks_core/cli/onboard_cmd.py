@@ -78,6 +78,9 @@ def _setup(app: App, opts: dict[str, Any], *, first_time: bool) -> None:
         raise UsageError(f"unknown provider {provider!r}; installed: {', '.join(providers)}")
     if model is None:
         model = click.prompt("   model", default=current_model) if ask else current_model
+    if not model or not model.strip() or model.strip() == provider + "/":
+        raise UsageError("the model name is empty; pass --model, e.g. --model my-model")
+    model = model.strip()
     model = model if model.startswith(provider + "/") else f"{provider}/{model}"
     defaults["model"] = model
     section = raw.setdefault("providers", {}).setdefault(provider, {})
@@ -128,7 +131,14 @@ def _setup(app: App, opts: dict[str, Any], *, first_time: bool) -> None:
     if opts["workspace"]:
         defaults["workspace"] = str(opts["workspace"])
     # Validate the result before writing anything: the file on disk stays valid.
-    config_mod.build_config(raw, app.config_path, registry.config_sections(), app.host.not_loaded())
+    try:
+        config_mod.build_config(raw, app.config_path, registry.config_sections(), app.host.not_loaded())
+    except config_mod.ConfigError as exc:
+        problems = "; ".join(str(issue) for issue in exc.issues)
+        raise UsageError(
+            f"these settings are not valid: {problems}. Check the flags you passed "
+            "(--model, --api-base, --workspace ...); nothing was written."
+        ) from None
 
     click.echo("5. Launch")
     workspace = (
@@ -136,9 +146,24 @@ def _setup(app: App, opts: dict[str, Any], *, first_time: bool) -> None:
         if defaults.get("workspace")
         else (app.data_root / "workspace")
     )
-    for folder in WORKSPACE_FOLDERS:
-        (workspace / folder).mkdir(parents=True, exist_ok=True)
-    config_mod.update_raw(app.config_path, lambda current: (current.clear(), current.update(raw)))
+    try:
+        for folder in WORKSPACE_FOLDERS:
+            (workspace / folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the workspace {workspace}: {exc.strerror}; pass another --workspace") from None
+
+    def apply(current: dict[str, Any]) -> None:
+        # Write only what setup decides, on top of the file as it is now (another command may
+        # have changed it while we were asking).
+        current_defaults = current.setdefault("agents", {}).setdefault("defaults", {})
+        for key in ("model", "workspace"):
+            if key in defaults:
+                current_defaults[key] = defaults[key]
+        if provider in raw.get("providers", {}):
+            current.setdefault("providers", {})[provider] = raw["providers"][provider]
+        current["team"] = raw["team"]
+
+    config_mod.update_raw(app.config_path, apply)
     app.rooms.get("general")
     click.echo(f"   config:    {app.config_path}")
     click.echo(f"   workspace: {workspace}")

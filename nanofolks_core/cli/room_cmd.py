@@ -66,7 +66,8 @@ def room() -> None:
 
     \b
     A room is a shared conversation for some of your crew: `general` always exists
-    (the Leader only); create project rooms and invite the bots you need:
+    (it starts with the Leader only; a bot you @mention in a room joins it). Create
+    project rooms and invite the bots you need:
       nanofolks room create project-alpha --bots researcher,coder
       nanofolks room task add --room project-alpha --owner coder "Ship landing page"
     """

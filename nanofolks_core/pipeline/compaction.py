@@ -56,16 +56,35 @@ def split_for_budget(history: Sequence, cost: Callable[[Sequence], int], budget:
 
 SUMMARY_PROMPT = (
     "Summarize the conversation below for the crew's own memory. Keep every fact, decision, name, number, "
-    "open question and promise; drop small talk. Write at most {words} words, as short bullet points.\n\n{text}"
+    "open question and promise; drop small talk. Write at most {words} words, as short bullet points.\n\n"
+    "{previous}{text}"
 )
 
 
-def summary_request_text(history: Sequence, words: int = 250) -> str:
+def summary_request_text(history: Sequence, words: int = 250, previous: str = "") -> str:
+    """The summarization prompt; ``previous`` is the summary of what came before this part."""
     lines = []
     for message in history:
         speaker = "user" if message.role == "user" else (getattr(message, "bot", None) or message.role)
         lines.append(f"{speaker}: {message.content}")
-    return SUMMARY_PROMPT.format(words=words, text="\n".join(lines))
+    before = f"Summary of the conversation so far:\n{previous}\n\nThe conversation continues:\n" if previous else ""
+    return SUMMARY_PROMPT.format(words=words, previous=before, text="\n".join(lines))
+
+
+def chunk_history(history: Sequence, cost: Callable[[Sequence], int], limit: int) -> list[list]:
+    """Consecutive parts of ``history`` that each cost at most ``limit``; a single message too
+    long on its own is shortened (the summary then covers its beginning)."""
+    import attrs
+
+    chunks: list[list] = [[]]
+    for message in history:
+        if cost([message]) > limit:
+            keep = max(200, int(len(message.content) * limit / max(cost([message]), 1)) - 50)
+            message = attrs.evolve(message, content=message.content[:keep] + " [...]")
+        if chunks[-1] and cost([*chunks[-1], message]) > limit:
+            chunks.append([])
+        chunks[-1].append(message)
+    return [chunk for chunk in chunks if chunk]
 
 
 class ContextWindow:

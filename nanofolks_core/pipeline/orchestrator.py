@@ -18,11 +18,16 @@ from typing import Any
 
 import attrs
 
-from nanofolks_core.crew.roles import LEADER
+from nanofolks_core.crew.roles import LEADER, ROLE_ORDER
 from nanofolks_core.crew.team import Team
 from nanofolks_core.memory import MemoryEvent
 from nanofolks_core.messages import ChatMessage, InboundMessage, LLMRequest, OutboundMessage, Usage
-from nanofolks_core.pipeline.compaction import ContextWindow, split_for_budget, summary_request_text
+from nanofolks_core.pipeline.compaction import (
+    ContextWindow,
+    chunk_history,
+    split_for_budget,
+    summary_request_text,
+)
 from nanofolks_core.pipeline.context import history_messages
 from nanofolks_core.pipeline.dispatch import Assignment, dispatch
 from nanofolks_core.pipeline.intent import Intent, classify_intent
@@ -141,7 +146,7 @@ class Crew:
             rooms=app.rooms,
             sessions=app.sessions,
             team=team,
-            llm=LLMClient(app.registry, config.sections, app.host.pipe),
+            llm=LLMClient(app.registry, config.sections, app.host.pipe, app.host.not_loaded()),
             sanitizer=SecretSanitizer(app.registry.all("secret-pattern")),
             workspace=workspace,
             data_root=app.data_root,
@@ -226,6 +231,9 @@ class Crew:
             text, room=room.id, bot=assignment.bots[0], budget_tokens=budget
         )
         warnings, tokens, window = await self._check_window(turn, assignment.bots[0])
+        if tags.unknown:
+            known = ", ".join(f"@{role}" for role in ROLE_ORDER)
+            warnings.append(f"{', '.join('@' + name for name in tags.unknown)}: not on the crew ({known}, @all)")
         user_message = SessionMessage(
             role="user", content=text, channel=inbound.channel, meta={"sender": inbound.sender}
         )
@@ -329,24 +337,26 @@ class Crew:
         if not old:
             return 0
         window = self.window.window_for(turn.model)
-        # The summary request must fit the window too: summarize the newest part that fits.
-        while len(old) > 1 and cost(old) > window * 0.6:
-            old = old[1:]
         started = time.perf_counter()
-        response = await self.llm.complete(
-            LLMRequest(
-                model=turn.model,
-                messages=(
-                    ChatMessage(role="system", content="You write faithful, compact summaries."),
-                    ChatMessage(role="user", content=summary_request_text(old)),
-                ),
-                max_tokens=min(800, int(window * 0.1)),
-                temperature=0.2,
-                metadata={"room": room, "purpose": "compaction"},
+        # Every folded message must be in some summary request, and each request must fit the
+        # window: summarize chunk by chunk, carrying the summary so far into the next request.
+        text = ""
+        for chunk in chunk_history(old, cost, int(window * 0.5)):
+            response = await self.llm.complete(
+                LLMRequest(
+                    model=turn.model,
+                    messages=(
+                        ChatMessage(role="system", content="You write faithful, compact summaries."),
+                        ChatMessage(role="user", content=summary_request_text(chunk, previous=text)),
+                    ),
+                    max_tokens=min(800, int(window * 0.1)),
+                    temperature=0.2,
+                    metadata={"room": room, "purpose": "compaction"},
+                )
             )
-        )
+            text = response.content.strip()
         turn.llm_seconds += time.perf_counter() - started
-        summary = SessionMessage(role="system", content=response.content.strip(), meta={"summary": True, "covers": cut})
+        summary = SessionMessage(role="system", content=text, meta={"summary": True, "covers": cut})
         try:
             self.sessions.replace(room, [summary, *kept], expected_version=version)
         except SessionConflictError:
@@ -373,7 +383,10 @@ class Crew:
         return self.window.measure(turn.messages_for(bot), turn.model)
 
     async def compact_room(self, room_id: str) -> tuple[int, int, int]:
-        """Summarize a room's older history now. Returns (messages folded, tokens before, tokens after)."""
+        """Summarize a room's older history now (modes ``summary`` and ``off``).
+
+        Returns (messages folded, tokens before, tokens after).
+        """
         from nanofolks_core.errors import UsageError
 
         if self.config.compaction.mode != "summary":

@@ -191,8 +191,8 @@ class Turn:
 
     async def _run_tool(self, bot: str, call: ToolCall, tools: dict[str, Tool]) -> str:
         crew = self.crew
-        denied = crew.host.pm.hook.nanofolks_tool_call_check(
-            call=call, context={"room": self.room.id, "bot": bot, "role": bot}
+        denied = crew.host.first(
+            "nanofolks_tool_call_check", call=call, context={"room": self.room.id, "bot": bot, "role": bot}
         )
         if denied:
             log.debug("tool %s denied for %s: %s", call.name, bot, denied)
@@ -202,7 +202,11 @@ class Turn:
             result = await self._delegate(call.arguments)
         elif call.name in tools:
             context = ToolContext(self.room.id, bot, crew.workspace, crew.tool_outputs)
-            result = as_text(await tools[call.name].run(call.arguments, context))
+            try:
+                result = as_text(await tools[call.name].run(call.arguments, context))
+            except (ValueError, TypeError, OSError) as exc:
+                # The model chose the arguments: a bad one is the model's to fix, not a crash.
+                result = f"error: {call.name} failed: {exc}"
             result = crew.tool_outputs.shrink(result, room=self.room.id, bot=bot, tool=call.name)
         else:
             result = f"error: there is no tool named {call.name!r}"
@@ -215,11 +219,14 @@ class Turn:
         if to not in ROLES or to == LEADER:
             return f"error: cannot delegate to {to!r}; choose one of {', '.join(r for r in ROLE_ORDER if r != LEADER)}"
         rooms = self.crew.rooms
-        if to not in self.room.participants:
-            self.room = rooms.add_participants(self.room.id, to)
-        # Delegated work shows up as a room task, so progress stays visible (`room task list`).
-        room_task = rooms.add_task(self.room.id, task[:120], owner=to)
+        room_task = None
+        if str(self.room.type) != "direct":  # a direct room keeps its one bot; the specialist helps from outside
+            if to not in self.room.participants:
+                self.room = rooms.add_participants(self.room.id, to)
+            # Delegated work shows up as a room task, so progress stays visible (`room task list`).
+            room_task = rooms.add_task(self.room.id, task[:120], owner=to)
         reply = await self.run_bot(to, brief=task, delegated_by=LEADER)
-        rooms.set_task_status(self.room.id, room_task.id, "done")
+        if room_task is not None:
+            rooms.set_task_status(self.room.id, room_task.id, "done")
         self.delegated.append(reply)
         return f"{reply.name} ({to}) answered:\n{reply.text}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from nanofolks_core.errors import NanofolksError
 
-class SessionConflictError(Exception):
+
+class SessionConflictError(NanofolksError):
     """A write lost its compare-and-set race.
 
     ``append`` raises it only after its retries are exhausted; ``replace`` raises it as soon
@@ -12,5 +14,8 @@ class SessionConflictError(Exception):
     """
 
 
-class SessionCorruptError(Exception):
-    """A stored file is not valid session JSON (or was written by a newer format)."""
+class SessionCorruptError(NanofolksError):
+    """A stored file is not valid session JSON (or was written by a newer format).
+
+    The message names the file; the CLI prints it without a traceback.
+    """

@@ -61,8 +61,8 @@ def test_mention_all_and_history(onboarded, nanofolks_proc, llm_server):
     run = nanofolks_proc(["chat", "-m", "@coder fix this bug"], onboarded)
     assert run.code == 0, run.err
     coder_request = llm_server.requests[-1]
-    assert "Coder" in coder_request["messages"][0]["content"]
-    assert "[test-model] @coder fix this bug" in run.out
+    assert coder_request["messages"][0]["content"].startswith("You are Shipwright Sawyer")  # the pirate Coder
+    assert run.out.splitlines()[0].startswith("🔨 Shipwright Sawyer: [test-model] @coder fix this bug")
 
     invite = nanofolks_proc(["room", "invite", "general", "researcher", "social", "creative", "auditor"], onboarded)
     assert invite.code == 0, invite.err

@@ -31,8 +31,11 @@ def fails(nanofolks_home: Path, capsys):
 
 
 def snapshot(home: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(home)): p.read_bytes() for p in sorted(home.rglob("*"))
-            if p.is_file() and ".locks" not in p.parts}
+    return {
+        str(p.relative_to(home)): p.read_bytes()
+        for p in sorted(home.rglob("*"))
+        if p.is_file() and ".locks" not in p.parts
+    }
 
 
 def ok(cli_runner, args: list[str]) -> str:
@@ -55,8 +58,23 @@ def test_the_user_guide_walkthrough(cli_runner, nanofolks_home):
 
     # The room works under the exact name it was created with (no random prefix).
     assert "No tasks in 'project-alpha' yet." in ok(cli_runner, ["room", "task", "list", "--room", "project-alpha"])
-    out = ok(cli_runner, ["room", "task", "add", "--room", "project-alpha", "--owner", "coder", "--priority", "high",
-                          "--due", "2025-01-15", "Ship landing page"])
+    out = ok(
+        cli_runner,
+        [
+            "room",
+            "task",
+            "add",
+            "--room",
+            "project-alpha",
+            "--owner",
+            "coder",
+            "--priority",
+            "high",
+            "--due",
+            "2025-01-15",
+            "Ship landing page",
+        ],
+    )
     assert "Added task t1 to 'project-alpha': Ship landing page (owner coder)" in out
     assert "coder joined room 'project-alpha'" in out
 
@@ -66,10 +84,14 @@ def test_the_user_guide_walkthrough(cli_runner, nanofolks_home):
     assert "No tasks in 'project-alpha' match those filters." in out
 
     assert "Task t1 is now done." in ok(cli_runner, ["room", "task", "status", "--room", "project-alpha", "t1", "done"])
-    ok(cli_runner, ["room", "task", "assign", "--room", "project-alpha", "t1", "researcher",
-                    "--reason", "Needs deep research"])
-    out = ok(cli_runner, ["room", "task", "handoff", "--room", "project-alpha", "t1", "creative",
-                          "--reason", "Shift to design phase"])
+    ok(
+        cli_runner,
+        ["room", "task", "assign", "--room", "project-alpha", "t1", "researcher", "--reason", "Needs deep research"],
+    )
+    out = ok(
+        cli_runner,
+        ["room", "task", "handoff", "--room", "project-alpha", "t1", "creative", "--reason", "Shift to design phase"],
+    )
     assert "Task t1 handed off from researcher to creative." in out
 
     out = ok(cli_runner, ["room", "task", "history", "--room", "project-alpha", "t1"])
@@ -82,8 +104,20 @@ def test_the_user_guide_walkthrough(cli_runner, nanofolks_home):
 
 
 def test_create_with_type_bots_and_description(cli_runner):
-    out = ok(cli_runner, ["room", "create", "q4-planning", "--bots", "researcher,creative", "--bots", "@Coder",
-                          "--description", "Plan Q4"])
+    out = ok(
+        cli_runner,
+        [
+            "room",
+            "create",
+            "q4-planning",
+            "--bots",
+            "researcher,creative",
+            "--bots",
+            "@Coder",
+            "--description",
+            "Plan Q4",
+        ],
+    )
     assert "with leader, researcher, creative, coder." in out
     out = ok(cli_runner, ["room", "create", "ask-coder", "--type", "DIRECT", "--bots", "coder"])
     assert "Created room 'ask-coder' (direct) with coder." in out
@@ -102,7 +136,8 @@ def test_show_json_counts_tasks_messages_and_chats(cli_runner, nanofolks_home):
     ok(cli_runner, ["room", "task", "add", "--room", "project-alpha", "Two"])
     ok(cli_runner, ["room", "task", "status", "--room", "project-alpha", "t2", "blocked"])
     FileSessionStore(nanofolks_home / "sessions").append(
-        "project-alpha", SessionMessage("user", "hello"), SessionMessage("assistant", "hi", bot="researcher"))
+        "project-alpha", SessionMessage("user", "hello"), SessionMessage("assistant", "hi", bot="researcher")
+    )
     RoomStore(nanofolks_home / "rooms").map_channel("telegram", 12345, "project-alpha")
 
     data = json.loads(ok(cli_runner, ["room", "show", "project-alpha", "--json"]))
@@ -123,15 +158,24 @@ def test_task_list_json_and_filters(cli_runner):
     ok(cli_runner, ["room", "task", "add", "--room", "project-alpha", "--owner", "researcher", "B"])
     ok(cli_runner, ["room", "task", "status", "--room", "project-alpha", "t2", "in-progress"])
     data = json.loads(ok(cli_runner, ["room", "task", "list", "--room", "project-alpha", "--json"]))
-    assert data[0] == data[0] | {"id": "t1", "title": "A", "owner": "coder", "status": "todo",
-                                 "priority": "medium", "due": "2025-01-15"}
+    assert data[0] == data[0] | {
+        "id": "t1",
+        "title": "A",
+        "owner": "coder",
+        "status": "todo",
+        "priority": "medium",
+        "due": "2025-01-15",
+    }
     assert data[0]["history"][0] == data[0]["history"][0] | {"kind": "created", "from": None, "to": "coder"}
-    filtered = json.loads(ok(cli_runner, ["room", "task", "list", "--room", "project-alpha",
-                                          "--status", "in_progress", "--json"]))
+    filtered = json.loads(
+        ok(cli_runner, ["room", "task", "list", "--room", "project-alpha", "--status", "in_progress", "--json"])
+    )
     assert [t["title"] for t in filtered] == ["B"]
     history = json.loads(ok(cli_runner, ["room", "task", "history", "--room", "project-alpha", "t2", "--json"]))
     assert [(e["kind"], e["from"], e["to"]) for e in history] == [
-        ("created", None, "researcher"), ("status", "todo", "in_progress")]
+        ("created", None, "researcher"),
+        ("status", "todo", "in_progress"),
+    ]
 
 
 def test_task_commands_default_to_general(cli_runner):
@@ -160,7 +204,10 @@ def test_history_shows_who_said_what(cli_runner, nanofolks_home):
 
     data = json.loads(ok(cli_runner, ["room", "history", "project-alpha", "--json"]))
     assert [(m["role"], m["bot"], m["channel"]) for m in data] == [
-        ("user", None, "telegram"), ("assistant", "researcher", None), ("user", None, "cli")]
+        ("user", None, "telegram"),
+        ("assistant", "researcher", None),
+        ("user", None, "cli"),
+    ]
     assert set(data[0]) == {"id", "role", "content", "bot", "channel", "ts", "meta"} and data[0]["ts"] == ts
     assert "No messages in room 'general' yet." in ok(cli_runner, ["room", "history", "general"])
 
@@ -173,8 +220,9 @@ def test_delete_needs_yes_without_a_terminal_and_removes_history(cli_runner, fai
     assert code == 2 and "pass --yes" in err
     assert snapshot(nanofolks_home) == before
 
-    assert "Deleted room 'project-alpha' and its history." in ok(cli_runner, ["room", "delete", "project-alpha",
-                                                                             "--yes"])
+    assert "Deleted room 'project-alpha' and its history." in ok(
+        cli_runner, ["room", "delete", "project-alpha", "--yes"]
+    )
     assert not (nanofolks_home / "rooms" / "project-alpha.json").exists()
     ok(cli_runner, ["room", "create", "project-alpha"])  # a new room with that name starts empty
     assert "No messages" in ok(cli_runner, ["room", "history", "project-alpha"])
@@ -195,12 +243,16 @@ def test_delete_needs_yes_without_a_terminal_and_removes_history(cli_runner, fai
         (["room", "remove", "project-alpha", "leader"], "leader stays"),
         (["room", "show", "project-alpah"], "did you mean 'project-alpha'"),
         (["room", "history", "nowhere"], "no room named 'nowhere'"),
-        (["room", "task", "add", "--room", "project-alpha", "--due", "2025-13-45", "Ship"],
-         "invalid due date '2025-13-45'"),
+        (
+            ["room", "task", "add", "--room", "project-alpha", "--due", "2025-13-45", "Ship"],
+            "invalid due date '2025-13-45'",
+        ),
         (["room", "task", "add", "--room", "project-alpha", "--owner", "intern", "Ship"], "unknown bot 'intern'"),
         (["room", "task", "add", "--room", "nowhere", "Ship"], "no room named 'nowhere'"),
-        (["room", "task", "status", "--room", "project-alpha", "t7", "done"],
-         "see the task ids with `nanofolks room task list --room project-alpha`"),
+        (
+            ["room", "task", "status", "--room", "project-alpha", "t7", "done"],
+            "see the task ids with `nanofolks room task list --room project-alpha`",
+        ),
         (["room", "task", "status", "--room", "project-alpha", "t1", "finished"], "todo, in_progress, blocked, done"),
         (["room", "task", "handoff", "--room", "project-alpha", "t1", "coder"], "no owner to hand it off"),
         (["room", "task", "list", "--room", "project-alpha", "--status", "later"], "unknown task status"),
@@ -257,8 +309,14 @@ def test_delete_asks_on_a_terminal(nanofolks_home, home):
     env = {k: v for k, v in os.environ.items() if not k.startswith("NANOFOLKS_")} | {"NANOFOLKS_HOME": str(home)}
     for answer, kept in (("n", True), ("y", False)):
         controller, terminal = pty.openpty()
-        proc = subprocess.Popen([sys.executable, "-m", "nanofolks_core", "room", "delete", "project-alpha"],
-                                stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nanofolks_core", "room", "delete", "project-alpha"],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
         os.close(terminal)
         os.write(controller, f"{answer}\n".encode())
         out, err = proc.communicate(timeout=60)

@@ -147,3 +147,27 @@ def test_session_compact_on_demand(make_crew, llm_server):
         ask(crew, long_message(i))
     folded, before, after = asyncio.run(crew.compact_room("general"))
     assert folded > 0 and after < before
+
+
+def test_shrinking_the_window_summarizes_every_folded_message(make_crew, llm_server, nanofolks_home):
+    """Regression: with a much smaller window, older turns that did not fit one summary request
+    were dropped unsummarized. Every folded message must reach some summary request."""
+    summarizing_server(llm_server)
+    crew = make_crew()
+    for i in range(40):
+        ask(crew, long_message(i))
+    config = json.loads((nanofolks_home / "config.json").read_text())
+    config["agents"]["defaults"]["contextWindow"] = 4000
+    (nanofolks_home / "config.json").write_text(json.dumps(config))
+    small = Crew.from_app(App(host=crew.host))
+    before = len(llm_server.requests)
+    ask(small, "and one more thing")
+    is_summary = [r["messages"][0]["content"].startswith("You write faithful") for r in llm_server.requests]
+    assert sum(is_summary[before:]) >= 2  # the smaller window took several chunks
+    summary_requests = [r for r, flag in zip(llm_server.requests, is_summary) if flag]
+    summarized = "".join(r["messages"][1]["content"] for r in summary_requests)
+    stored = small.sessions.read("general")
+    kept = {m.content for m in stored}
+    for i in range(40):
+        assert f"Turn {i}:" in summarized or long_message(i) in kept, f"turn {i} vanished"
+    assert max(request_tokens(r) for r in llm_server.requests[before:]) <= 4000

@@ -32,8 +32,12 @@ def server():
 
 def post(srv: FakeLLMServer, body: dict, path: str = "/chat/completions", key: str = "sk-test"):
     """POST JSON; return (status, headers, raw bytes) without raising on HTTP errors."""
-    req = urllib.request.Request(srv.base_url + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+    req = urllib.request.Request(
+        srv.base_url + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, resp.headers, resp.read()
@@ -48,7 +52,7 @@ def chat(srv: FakeLLMServer, messages=USER_HI, model: str = "test-model", **extr
 
 def sse_events(raw: bytes) -> list:
     """Split an SSE body into decoded chunks, keeping the final "[DONE]" marker as a string."""
-    events = [line[len("data: "):] for line in raw.decode().split("\n\n") if line.startswith("data: ")]
+    events = [line[len("data: ") :] for line in raw.decode().split("\n\n") if line.startswith("data: ")]
     return [e if e == "[DONE]" else json.loads(e) for e in events]
 
 
@@ -60,8 +64,9 @@ def content_of(body: dict) -> str:
 
 
 def test_non_streaming_reply_has_openai_shape(server):
-    status, body = chat(server, [{"role": "system", "content": "be nice"},
-                                 {"role": "user", "content": "hello there"}], model="m1")
+    status, body = chat(
+        server, [{"role": "system", "content": "be nice"}, {"role": "user", "content": "hello there"}], model="m1"
+    )
     assert status == 200
     assert body["object"] == "chat.completion" and body["id"] and isinstance(body["created"], int)
     assert body["model"] == "m1"
@@ -75,8 +80,11 @@ def test_non_streaming_reply_has_openai_shape(server):
 
 
 def test_default_reply_echoes_last_user_message_truncated(server):
-    messages = [{"role": "user", "content": "first"}, {"role": "assistant", "content": "ok"},
-                {"role": "user", "content": [{"type": "text", "text": "x" * 500}]}]
+    messages = [
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": [{"type": "text", "text": "x" * 500}]},
+    ]
     text = content_of(chat(server, messages)[1])
     assert text.startswith("[test-model] xxx") and text.endswith("...")
     assert len(text) == len("[test-model] ") + 200
@@ -100,8 +108,9 @@ def test_tool_call_reply_non_streaming(server):
 
 def test_streaming_sends_chunks_usage_and_done(server):
     server.push("the quick brown fox jumps")
-    status, headers, raw = post(server, {"model": "test-model", "messages": USER_HI, "stream": True,
-                                         "stream_options": {"include_usage": True}})
+    status, headers, raw = post(
+        server, {"model": "test-model", "messages": USER_HI, "stream": True, "stream_options": {"include_usage": True}}
+    )
     assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
     events = sse_events(raw)
     assert events[-1] == "[DONE]"
@@ -174,8 +183,14 @@ def test_fail_next_401_has_openai_error_body(server):
     server.fail_next(401, message="Incorrect API key provided: sk-bad")
     status, body = chat(server)
     assert status == 401
-    assert body == {"error": {"message": "Incorrect API key provided: sk-bad", "type": "invalid_request_error",
-                              "param": None, "code": "invalid_api_key"}}
+    assert body == {
+        "error": {
+            "message": "Incorrect API key provided: sk-bad",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_api_key",
+        }
+    }
 
 
 def test_retry_after_headers(server):
@@ -187,8 +202,10 @@ def test_retry_after_headers(server):
 
 def test_error_reply_from_queue(server):
     server.push(Reply(status=503, error="overloaded"), "fine")
-    assert chat(server) == (503, {"error": {"message": "overloaded", "type": "server_error", "param": None,
-                                            "code": "service_unavailable"}})
+    assert chat(server) == (
+        503,
+        {"error": {"message": "overloaded", "type": "server_error", "param": None, "code": "service_unavailable"}},
+    )
     assert content_of(chat(server)[1]) == "fine"
 
 
@@ -229,15 +246,20 @@ def test_concurrent_requests_are_served_in_parallel():
 
     results: dict[int, tuple[int, dict]] = {}
     with FakeLLMServer(handler=handler) as srv:
-        threads = [threading.Thread(target=lambda i=i: results.__setitem__(
-            i, chat(srv, [{"role": "user", "content": str(i)}]))) for i in range(n)]
+        threads = [
+            threading.Thread(
+                target=lambda i=i: results.__setitem__(i, chat(srv, [{"role": "user", "content": str(i)}]))
+            )
+            for i in range(n)
+        ]
         for t in threads:
             t.start()
         for t in threads:
             t.join(10)
         assert len(srv.requests) == n
     assert {i: (status, content_of(body)) for i, (status, body) in results.items()} == {
-        i: (200, f"echo {i}") for i in range(n)}
+        i: (200, f"echo {i}") for i in range(n)
+    }
 
 
 def test_models_embeddings_and_unknown_paths(server):
@@ -248,15 +270,17 @@ def test_models_embeddings_and_unknown_paths(server):
     assert status == 200 and [d["index"] for d in data] == [0, 1, 2]
     assert len(data[0]["embedding"]) == 8
     assert data[0]["embedding"] == data[2]["embedding"] != data[1]["embedding"]  # deterministic per text
-    raw = post(server, {"model": "emb", "input": "a", "dimensions": 4, "encoding_format": "base64"},
-               path="/embeddings")[2]
+    raw = post(
+        server, {"model": "emb", "input": "a", "dimensions": 4, "encoding_format": "base64"}, path="/embeddings"
+    )[2]
     decoded = struct.unpack("<4f", base64.b64decode(json.loads(raw)["data"][0]["embedding"]))
     assert decoded == pytest.approx(data[0]["embedding"][:4], abs=1e-6)
     status, _, raw = post(server, {}, path="/nope")
     assert status == 404 and "/nope" in json.loads(raw)["error"]["message"]
     # The /v1 prefix is optional, as some clients drop it.
-    req = urllib.request.Request(server.url + "/chat/completions", method="POST",
-                                 data=json.dumps({"model": "x", "messages": USER_HI}).encode())
+    req = urllib.request.Request(
+        server.url + "/chat/completions", method="POST", data=json.dumps({"model": "x", "messages": USER_HI}).encode()
+    )
     with urllib.request.urlopen(req, timeout=5) as resp:
         assert content_of(json.loads(resp.read())) == "[x] hi"
 
@@ -302,8 +326,7 @@ def litellm():
 
 
 def call_kwargs(srv: FakeLLMServer, **extra) -> dict:
-    return {"model": "openai/test-model", "api_base": srv.base_url, "api_key": "sk-test",
-            "messages": USER_HI, **extra}
+    return {"model": "openai/test-model", "api_base": srv.base_url, "api_key": "sk-test", "messages": USER_HI, **extra}
 
 
 def test_litellm_completion(litellm, server):
@@ -325,8 +348,18 @@ def test_litellm_streaming(litellm, server):
 
 def test_litellm_tool_call(litellm, server):
     server.push(Reply(tool_calls=[ToolCall("get_weather", {"city": "Paris", "unit": "C"})]))
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+                },
+            },
+        }
+    ]
     resp = litellm.completion(**call_kwargs(server, tools=tools))
     assert resp.choices[0].finish_reason == "tool_calls"
     (call,) = resp.choices[0].message.tool_calls
@@ -339,8 +372,9 @@ def test_litellm_acompletion(litellm, server):
     server.push("async one")
 
     async def both():
-        return await asyncio.gather(litellm.acompletion(**call_kwargs(server)),
-                                    litellm.acompletion(**call_kwargs(server)))
+        return await asyncio.gather(
+            litellm.acompletion(**call_kwargs(server)), litellm.acompletion(**call_kwargs(server))
+        )
 
     contents = sorted(r.choices[0].message.content for r in asyncio.run(both()))
     assert contents == ["[test-model] hi", "async one"]

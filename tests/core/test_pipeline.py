@@ -168,3 +168,70 @@ def test_no_model_fails_before_anything_is_stored(make_crew, nanofolks_home):
     with pytest.raises(ProviderNotConfigured, match="nanofolks onboard"):
         ask(crew, "Hello")
     assert crew.sessions.read("general") == []
+
+
+def _host_with(*plugins, strict=False):
+    from nanofolks_core.plugins import PluginHost
+
+    host = PluginHost(strict=strict, trace=False)
+    for name, module in [("core", core_plugin), ("test-provider", test_provider), *plugins]:
+        host.register_module(module, name)
+    host.build_registry()
+    return host
+
+
+class _BrokenOut:
+    @hookimpl
+    def nanofolks_message_out(self, message):
+        raise RuntimeError("out hook broke")
+
+
+def test_a_raising_event_hook_is_switched_off_and_the_reply_still_arrives(nanofolks_home, llm_server, capfd):
+    host = _host_with(("broken-out", _BrokenOut()))
+    (nanofolks_home / "config.json").write_text(
+        json.dumps(
+            {
+                "agents": {"defaults": {"model": "local/test-model"}},
+                "providers": {"local": {"apiBase": llm_server.base_url}},
+            }
+        )
+    )
+    crew = Crew.from_app(App(host=host))
+    result = ask(crew, "Hello")
+    assert result.replies[0].text == "[test-model] Hello"
+    assert [m.role for m in crew.sessions.read("general")] == ["user", "assistant"]
+    assert host.records["broken-out"].state == "failed"
+    assert "out hook broke" in host.records["broken-out"].reason
+    assert "plugin broken-out was switched off" in capfd.readouterr().err
+    ask(crew, "Again")  # switched off: it is not called again
+    assert len(crew.sessions.read("general")) == 4
+
+
+def test_strict_mode_lets_a_raising_event_hook_fail_the_turn(nanofolks_home, llm_server):
+    host = _host_with(("broken-out", _BrokenOut()), strict=True)
+    (nanofolks_home / "config.json").write_text(
+        json.dumps(
+            {
+                "agents": {"defaults": {"model": "local/test-model"}},
+                "providers": {"local": {"apiBase": llm_server.base_url}},
+            }
+        )
+    )
+    with pytest.raises(RuntimeError, match="out hook broke"):
+        ask(Crew.from_app(App(host=host)), "Hello")
+
+
+@pytest.mark.parametrize(
+    ("config", "env", "expected"),
+    [
+        ({}, None, True),
+        ({"storage": {"use_cas_storage": False}}, None, False),
+        ({}, "false", False),
+        ({"storage": {"useCasStorage": False}}, "true", True),
+    ],
+)
+def test_cas_setting_reaches_the_session_store(nanofolks_home, monkeypatch, config, env, expected):
+    if env is not None:
+        monkeypatch.setenv("NANOFOLKS_USE_CAS_STORAGE", env)
+    (nanofolks_home / "config.json").write_text(json.dumps(config))
+    assert App(host=_host_with()).sessions.use_cas is expected

@@ -25,8 +25,9 @@ def stored(store: RoomStore, room_id: str = "project-alpha") -> bytes:
 
 def test_tasks_get_short_ids_in_order_and_sensible_defaults(store):
     first = store.add_task("project-alpha", "Ship landing page")
-    second = store.add_task("project-alpha", "  Write   the launch post ", owner="researcher", priority="HIGH",
-                            due="2025-01-15")
+    second = store.add_task(
+        "project-alpha", "  Write   the launch post ", owner="researcher", priority="HIGH", due="2025-01-15"
+    )
     assert (first.id, second.id) == ("t1", "t2")
     assert first.owner is None and first.status is TaskStatus.TODO and first.priority is TaskPriority.MEDIUM
     assert first.due is None
@@ -67,8 +68,13 @@ def test_a_direct_room_only_has_tasks_for_its_bot(store):
 
 @pytest.mark.parametrize(
     ("due", "expected"),
-    [("2025-13-45", "month must be in 1..12"), ("2025-02-30", "day is out of range"), ("15/01/2025", "YYYY-MM-DD"),
-     ("tomorrow", "YYYY-MM-DD"), ("20250115", "YYYY-MM-DD")],
+    [
+        ("2025-13-45", "month must be in 1..12"),
+        ("2025-02-30", "day is out of range"),
+        ("15/01/2025", "YYYY-MM-DD"),
+        ("tomorrow", "YYYY-MM-DD"),
+        ("20250115", "YYYY-MM-DD"),
+    ],
 )
 def test_a_bad_due_date_is_explained_and_nothing_is_stored(store, due, expected):
     before = stored(store)
@@ -100,7 +106,10 @@ def test_status_changes_are_recorded_once(store):
     store.set_task_status("project-alpha", "T1", "done")
     history = store.task_history("project-alpha", "1")
     assert [(e.kind, e.from_, e.to) for e in history] == [
-        ("created", None, None), ("status", "todo", "in_progress"), ("status", "in_progress", "done")]
+        ("created", None, None),
+        ("status", "todo", "in_progress"),
+        ("status", "in_progress", "done"),
+    ]
     with pytest.raises(UsageError, match="todo, in_progress, blocked, done"):
         store.set_task_status("project-alpha", "t1", "finished")
 
@@ -138,12 +147,17 @@ def test_handoff_needs_an_owner_and_a_different_one(store):
 
 def test_an_unknown_task_id_says_how_to_see_the_ids(store):
     store.add_task("project-alpha", "Ship")
-    for change in (lambda: store.set_task_status("project-alpha", "t9", "done"),
-                   lambda: store.assign_task("project-alpha", "t9", "coder"),
-                   lambda: store.handoff_task("project-alpha", "t9", "coder"),
-                   lambda: store.task_history("project-alpha", "t9")):
-        with pytest.raises(UsageError, match=r"no task 't9' in room 'project-alpha'.*room task list --room "
-                                             r"project-alpha"):
+    for change in (
+        lambda: store.set_task_status("project-alpha", "t9", "done"),
+        lambda: store.assign_task("project-alpha", "t9", "coder"),
+        lambda: store.handoff_task("project-alpha", "t9", "coder"),
+        lambda: store.task_history("project-alpha", "t9"),
+    ):
+        with pytest.raises(
+            UsageError,
+            match=r"no task 't9' in room 'project-alpha'.*room task list --room "
+            r"project-alpha",
+        ):
             change()
 
 

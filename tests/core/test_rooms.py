@@ -17,8 +17,10 @@ from nanofolks_core.rooms import CREW_ROLES, RoomFileError, RoomStore, RoomType,
 from nanofolks_core.sessions import validate_room
 
 REPO = Path(__file__).resolve().parents[2]
-TASK = ('{"id": "t1", "title": "a", "owner": null, "status": "todo", "priority": "low", "due": null, '
-        '"created_at": "2025-01-01T00:00:00+00:00", "updated_at": "2025-01-01T00:00:00+00:00"}')
+TASK = (
+    '{"id": "t1", "title": "a", "owner": null, "status": "todo", "priority": "low", "due": null, '
+    '"created_at": "2025-01-01T00:00:00+00:00", "updated_at": "2025-01-01T00:00:00+00:00"}'
+)
 
 
 @pytest.fixture
@@ -28,8 +30,11 @@ def store(tmp_path: Path) -> RoomStore:
 
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every stored file (lock files aside) with its bytes."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".locks" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".locks" not in p.parts
+    }
 
 
 # ---------------------------------------------------------------- rooms
@@ -57,8 +62,13 @@ def test_a_room_keeps_the_exact_name_the_user_typed(store):
 
 @pytest.mark.parametrize(
     ("name", "suggestion"),
-    [("Project Alpha", "project-alpha"), ("Q4 planning!", "q4-planning"), ("--Web Site--", "web-site"), ("", "my-room"),
-     ("a" * 65, "a" * 64)],
+    [
+        ("Project Alpha", "project-alpha"),
+        ("Q4 planning!", "q4-planning"),
+        ("--Web Site--", "web-site"),
+        ("", "my-room"),
+        ("a" * 65, "a" * 64),
+    ],
 )
 def test_an_invalid_room_name_suggests_a_valid_one(store, name, suggestion):
     with pytest.raises(UsageError, match="invalid room name") as info:
@@ -223,8 +233,11 @@ def test_a_corrupt_room_file_is_reported_by_name_and_never_reset(store):
         store.get("broken")
     assert str(broken) in str(info.value) and "not valid JSON" in str(info.value)
     assert isinstance(info.value, NanofolksError)
-    for change in (lambda: store.invite("broken", "coder"), lambda: store.add_task("broken", "x"),
-                   lambda: store.create("broken")):
+    for change in (
+        lambda: store.invite("broken", "coder"),
+        lambda: store.add_task("broken", "x"),
+        lambda: store.create("broken"),
+    ):
         with pytest.raises(NanofolksError):
             change()
     assert snapshot(store.root) == before
@@ -242,16 +255,28 @@ def test_a_corrupt_room_file_is_reported_by_name_and_never_reset(store):
     ("content", "expected"),
     [
         ('{"format": 2, "id": "x"}', "newer nanofolks"),
-        ('{"id": "x"}', "no \"format\" number"),
-        ('[1, 2]', "JSON object"),
-        ('{"format": 1, "id": "other", "type": "open", "participants": ["leader"], '
-         '"created_at": "2025-01-01T00:00:00+00:00", "updated_at": "2025-01-01T00:00:00+00:00"}', "file name says"),
-        ('{"format": 1, "id": "x", "type": "open", "participants": ["pirate"], '
-         '"created_at": "2025-01-01T00:00:00+00:00", "updated_at": "2025-01-01T00:00:00+00:00"}', "crew roles"),
-        ('{"format": 1, "id": "x", "type": "open", "participants": ["leader"], "tasks": [TASK, TASK], '
-         '"created_at": "2025-01-01T00:00:00+00:00", "updated_at": "2025-01-01T00:00:00+00:00"}', "task ids repeat"),
-        ('{"format": 1, "id": "x", "type": "open", "participants": ["leader"], "tasks": [{"id": "t1"}], '
-         '"created_at": "2025-01-01T00:00:00+00:00", "updated_at": "2025-01-01T00:00:00+00:00"}', "not a valid room"),
+        ('{"id": "x"}', 'no "format" number'),
+        ("[1, 2]", "JSON object"),
+        (
+            '{"format": 1, "id": "other", "type": "open", "participants": ["leader"], '
+            '"created_at": "2025-01-01T00:00:00+00:00", "updated_at": "2025-01-01T00:00:00+00:00"}',
+            "file name says",
+        ),
+        (
+            '{"format": 1, "id": "x", "type": "open", "participants": ["pirate"], '
+            '"created_at": "2025-01-01T00:00:00+00:00", "updated_at": "2025-01-01T00:00:00+00:00"}',
+            "crew roles",
+        ),
+        (
+            '{"format": 1, "id": "x", "type": "open", "participants": ["leader"], "tasks": [TASK, TASK], '
+            '"created_at": "2025-01-01T00:00:00+00:00", "updated_at": "2025-01-01T00:00:00+00:00"}',
+            "task ids repeat",
+        ),
+        (
+            '{"format": 1, "id": "x", "type": "open", "participants": ["leader"], "tasks": [{"id": "t1"}], '
+            '"created_at": "2025-01-01T00:00:00+00:00", "updated_at": "2025-01-01T00:00:00+00:00"}',
+            "not a valid room",
+        ),
     ],
 )
 def test_invalid_room_files_name_the_problem(store, content, expected):
@@ -304,8 +329,15 @@ def test_processes_changing_one_room_at_once_lose_nothing(tmp_path):
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     bots, count = ("researcher", "coder", "creative", "auditor"), 20
-    procs = [subprocess.Popen([sys.executable, str(script), str(root), "project-alpha", bot, str(count), str(go)],
-                              env=env, stderr=subprocess.PIPE, text=True) for bot in bots]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(root), "project-alpha", bot, str(count), str(go)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for bot in bots
+    ]
     time.sleep(0.3)  # let every worker reach the start line
     go.touch()
     for proc in procs:

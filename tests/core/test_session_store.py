@@ -75,10 +75,8 @@ def worker(tmp_path: Path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs: list[subprocess.Popen] = []
 
-    def start(root, room, writer, *, count, go, ack, use_cas=True, size=0, crash_after=-1,
-              crash_at="none"):
-        args = [root, room, writer, count, go, ack, "1" if use_cas else "0", size,
-                crash_after, crash_at]
+    def start(root, room, writer, *, count, go, ack, use_cas=True, size=0, crash_after=-1, crash_at="none"):
+        args = [root, room, writer, count, go, ack, "1" if use_cas else "0", size, crash_after, crash_at]
         proc = subprocess.Popen([sys.executable, str(script), *map(str, args)], env=env)
         procs.append(proc)
         return proc
@@ -140,8 +138,7 @@ def strays(root: Path, room: str) -> list[str]:
 def test_eight_processes_two_hundred_appends_each_lose_nothing(tmp_path, worker):
     root, go = tmp_path / "store", tmp_path / "go"
     n_proc, n_msg = 8, 200
-    procs = [worker(root, "general", f"w{k}", count=n_msg, go=go, ack=tmp_path / f"ack{k}")
-             for k in range(n_proc)]
+    procs = [worker(root, "general", f"w{k}", count=n_msg, go=go, ack=tmp_path / f"ack{k}") for k in range(n_proc)]
     time.sleep(0.5)  # let the interpreters start so the writers really overlap
     go.touch()
     for proc in procs:
@@ -165,8 +162,7 @@ def test_eight_processes_two_hundred_appends_each_lose_nothing(tmp_path, worker)
 
 def test_use_cas_false_may_lose_but_never_corrupts(tmp_path, worker):
     root, go = tmp_path / "store", tmp_path / "go"
-    procs = [worker(root, "r", f"w{k}", count=60, go=go, ack=tmp_path / f"ack{k}",
-                    use_cas=False) for k in range(4)]
+    procs = [worker(root, "r", f"w{k}", count=60, go=go, ack=tmp_path / f"ack{k}", use_cas=False) for k in range(4)]
     time.sleep(0.3)
     go.touch()
     for proc in procs:
@@ -194,8 +190,7 @@ def test_sigkill_at_random_moments_keeps_every_acknowledged_message(tmp_path, wo
         acks.append(ack)
         # 3 KB messages: big writes widen the window a kill can land in; the head spills
         # into segments often, so kills also hit segment writes.
-        alive.append(worker(root, "general", f"w{len(acks)}", count=-1, go=go, ack=ack,
-                            size=3000))
+        alive.append(worker(root, "general", f"w{len(acks)}", count=-1, go=go, ack=ack, size=3000))
 
     reader = FileSessionStore(root)
     seen: list[str] = []
@@ -247,22 +242,20 @@ def test_sigkill_inside_the_write_path(tmp_path, worker, crash_at):
     spills the head) or inside os.replace while it holds the room lock ("replace")."""
     root, go, ack = tmp_path / "store", tmp_path / "go", tmp_path / "ack"
     go.touch()
-    proc = worker(root, "general", "w0", count=1000, go=go, ack=ack, crash_after=256,
-                  crash_at=crash_at)
+    proc = worker(root, "general", "w0", count=1000, go=go, ack=ack, crash_after=256, crash_at=crash_at)
     assert proc.wait(timeout=60) == -signal.SIGKILL
     ack_ids = {i for i, _ in acked(ack)}
     assert len(ack_ids) == 256
-    assert check_history(root, "general", ack_ids) == {
-        next(iter(ack_ids)).rsplit("-", 1)[0]: list(range(256))}
-    leftovers = [p.name for p in (root / "general").iterdir()
-                 if p.name not in (".lock", "head.json")]
+    assert check_history(root, "general", ack_ids) == {next(iter(ack_ids)).rsplit("-", 1)[0]: list(range(256))}
+    leftovers = [p.name for p in (root / "general").iterdir() if p.name not in (".lock", "head.json")]
     assert leftovers, "the crash left no partial file; the test did not hit the write path"
 
     # the dead writer's lock is gone: another process can append (with a timeout, not a hang)
-    code = ("from pathlib import Path; from nanofolks_core.sessions import *; "
-            f"FileSessionStore(Path({str(root)!r})).append('general', SessionMessage('user', 'next'))")
-    subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
-                   check=True, timeout=30)
+    code = (
+        "from pathlib import Path; from nanofolks_core.sessions import *; "
+        f"FileSessionStore(Path({str(root)!r})).append('general', SessionMessage('user', 'next'))"
+    )
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)}, check=True, timeout=30)
     store = FileSessionStore(root)
     assert len(store.read("general")) == 257
     assert store.cleanup("general", older_than=0) >= 1
@@ -354,13 +347,16 @@ def test_duplicate_ids_are_dropped(tmp_path):
 # ---------------------------------------------------------------- basics
 
 
-@pytest.mark.parametrize("bad", ["", "General", "a/b", "../x", "a" * 65, "a\n", "é", ".lock",
-                                 "sp ace", None, 7])
+@pytest.mark.parametrize("bad", ["", "General", "a/b", "../x", "a" * 65, "a\n", "é", ".lock", "sp ace", None, 7])
 def test_invalid_room_names_are_rejected(tmp_path, bad):
     store = FileSessionStore(tmp_path)
-    for call in (lambda: store.append(bad, msg("x")), lambda: store.read(bad),
-                 lambda: store.path_for(bad), lambda: store.delete(bad),
-                 lambda: store.replace(bad, [], expected_version=0)):
+    for call in (
+        lambda: store.append(bad, msg("x")),
+        lambda: store.read(bad),
+        lambda: store.path_for(bad),
+        lambda: store.delete(bad),
+        lambda: store.replace(bad, [], expected_version=0),
+    ):
         with pytest.raises(ValueError, match="lowercase letter"):
             call()
     assert not any(tmp_path.iterdir())
@@ -384,7 +380,7 @@ def test_limit(tmp_path):
     store = FileSessionStore(tmp_path)
     msgs = [msg(str(i)) for i in range(700)]  # spans segments and the head
     for i in range(0, 700, 100):
-        store.append("r", *msgs[i:i + 100])
+        store.append("r", *msgs[i : i + 100])
     assert store.read("r") == msgs
     assert store.read("r", limit=0) == []
     for n in (1, 5, 256, 257, 300, 699, 700, 5000):
@@ -395,10 +391,22 @@ def test_limit(tmp_path):
 
 def test_unicode_round_trips(tmp_path):
     store = FileSessionStore(tmp_path)
-    texts = ["héllo wörld", "日本語のテキスト", "emoji 🧑‍🚀🚀", "עברית", "e\u0301", "nul\x00byte",
-             "lone \ud800 surrogate", "quotes \" and \\ backslash\n"]
-    sent = [SessionMessage("assistant", t, bot="leader", channel="telegram",
-                           meta={"tokens": 3, "tool_calls": [{"name": "ß"}]}) for t in texts]
+    texts = [
+        "héllo wörld",
+        "日本語のテキスト",
+        "emoji 🧑‍🚀🚀",
+        "עברית",
+        "e\u0301",
+        "nul\x00byte",
+        "lone \ud800 surrogate",
+        'quotes " and \\ backslash\n',
+    ]
+    sent = [
+        SessionMessage(
+            "assistant", t, bot="leader", channel="telegram", meta={"tokens": 3, "tool_calls": [{"name": "ß"}]}
+        )
+        for t in texts
+    ]
     store.append("r", *sent[:-2])
     store.append("r", *sent[-2:])
     assert store.read("r") == sent

@@ -421,12 +421,19 @@ def to_dict(config: Config) -> dict[str, Any]:
 def update_raw(path: Path, mutate: typing.Callable[[dict[str, Any]], None]) -> None:
     """Read the file as JSON, apply ``mutate`` and write it back atomically.
 
-    Everything not touched by ``mutate`` (including sections of plugins that are not
-    loaded) is kept as it was.
+    Everything not touched by ``mutate`` (including sections of plugins that are not loaded)
+    is kept as it was. A lock file serializes concurrent updates (two ``plugins disable`` at
+    once both land), and a symlinked config.json stays a symlink: its target is rewritten.
     """
-    raw = read_raw(path)
-    mutate(raw)
-    atomic_write_text(path, json.dumps(raw, indent=2, ensure_ascii=False) + "\n")
+    import fcntl
+
+    target = path.resolve() if path.is_symlink() else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(target.name + ".lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        raw = read_raw(target)
+        mutate(raw)
+        atomic_write_text(target, json.dumps(raw, indent=2, ensure_ascii=False) + "\n")
 
 
 def default_path() -> Path:

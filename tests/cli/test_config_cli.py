@@ -116,3 +116,35 @@ def test_cas_env_override_is_validated(home, nanofolks_proc):
     assert json.loads(run.out)["storage"]["useCasStorage"] is False
     bad = nanofolks_proc(["config", "show"], home, env={"NANOFOLKS_USE_CAS_STORAGE": "maybe"})
     assert bad.code == 2 and "NANOFOLKS_USE_CAS_STORAGE: expected true or false" in bad.err
+
+
+def test_concurrent_updates_all_land_and_a_symlinked_config_stays_a_link(tmp_path):
+    import multiprocessing
+
+    from nanofolks_core.config import update_raw
+
+    real = tmp_path / "dotfiles" / "nanofolks.json"
+    real.parent.mkdir()
+    real.write_text('{"team": "default"}')
+    link = tmp_path / "config.json"
+    link.symlink_to(real)
+    names = [f"plugin-{i}" for i in range(12)]
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        pool.starmap(_disable_one, [(str(link), name) for name in names])
+    assert link.is_symlink()
+    data = json.loads(real.read_text())
+    assert sorted(data["plugins"]["disabled"]) == sorted(names)
+    assert data["team"] == "default"
+    update_raw(link, lambda raw: raw.update(team="pirate"))
+    assert json.loads(real.read_text())["team"] == "pirate" and link.is_symlink()
+
+
+def _disable_one(path: str, name: str) -> None:
+    from pathlib import Path
+
+    from nanofolks_core.config import update_raw
+
+    def mutate(raw):
+        raw.setdefault("plugins", {}).setdefault("disabled", []).append(name)
+
+    update_raw(Path(path), mutate)

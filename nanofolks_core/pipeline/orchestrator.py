@@ -20,6 +20,7 @@ import attrs
 
 from nanofolks_core.crew.roles import LEADER, ROLE_ORDER
 from nanofolks_core.crew.team import Team
+from nanofolks_core.errors import NanofolksError
 from nanofolks_core.memory import MemoryEvent
 from nanofolks_core.messages import ChatMessage, InboundMessage, LLMRequest, OutboundMessage, Usage
 from nanofolks_core.pipeline.compaction import (

@@ -1,0 +1,275 @@
+"""``ChromaMemory``: the memory backend the core builds from ``memory.chroma``.
+
+``record`` only queues the message. One background thread writes it to the SQLite event
+log, extracts entities, relations and preferences with local rules, embeds it (batched)
+and adds it to the chromadb index. No LLM request is ever made here.
+``context``/``search`` embed the query once and ask the HNSW index and SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from nanofolks_core.errors import NanofolksError, UsageError
+from nanofolks_core.memory import MemoryEvent, MemoryHit
+from nanofolks_memory_chroma.config import ChromaMemoryConfig
+from nanofolks_memory_chroma.context import build_context
+from nanofolks_memory_chroma.embedders import make_embedder
+from nanofolks_memory_chroma.extract import extract
+from nanofolks_memory_chroma.store import ENTITY_PREFIX, PREFERENCE_PREFIX, MemoryStore
+from nanofolks_memory_chroma.vectors import VectorStore, VectorStoreError, collection_name
+
+log = logging.getLogger(__name__)
+
+BATCH = 64  # messages embedded together: much faster per message than one by one
+_STOP = object()
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file()) if path.is_dir() else 0
+
+
+class ChromaMemory:
+    """Long-term memory in ``<data_root>/memory/``: memory.db (SQLite, WAL) and chroma/ (vectors)."""
+
+    name = "chroma"
+
+    def __init__(self, *, spec: Any = None, config: ChromaMemoryConfig | None = None, data_root: Path) -> None:
+        self.spec = spec
+        self.config = config or ChromaMemoryConfig()
+        self.root = Path(data_root) / "memory"
+        # First, so a missing model is reported before any file is created.
+        self.embedder = make_embedder(self.config.embedding)
+        self.store = MemoryStore(self.root / "memory.db")
+        self.vectors = VectorStore(
+            path=self.root / "chroma",
+            name=collection_name(self.config.collection, self.embedder.slug),
+            host=self.config.host,
+            port=self.config.port,
+            ssl=self.config.ssl,
+        )
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._state_lock = threading.Lock()
+        self._closed = False
+        self._bug: BaseException | None = None
+        self.last_error: str | None = None
+        # Messages logged but not searchable yet (an earlier run stopped early or the API failed).
+        self._backlog = bool(self.store.unindexed(1))
+
+    # -- recording (caller thread: cheap) ----------------------------------------------------
+
+    def record(self, event: MemoryEvent) -> None:
+        """Queue a message; the background worker stores, extracts and embeds it."""
+        if self._closed:
+            raise NanofolksError("memory is closed; this ChromaMemory cannot record any more messages")
+        self._ensure_worker()
+        self._queue.put(event)
+
+    def _ensure_worker(self) -> None:
+        with self._state_lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="nanofolks-memory", daemon=True)
+                self._worker.start()
+                atexit.register(self.close)
+
+    # -- the background worker --------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            batch = [item]
+            while item is not _STOP and len(batch) < BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                batch.append(item)
+            events = [entry for entry in batch if entry is not _STOP]
+            try:
+                if events:
+                    self._process(events)
+            except NanofolksError as exc:
+                # Expected trouble (embedding API down ...): the messages stay in the log and are retried.
+                self.last_error = str(exc)
+                self._backlog = True
+                log.warning("memory: %s", exc)
+            except Exception as exc:  # noqa: BLE001 - a bug must not kill the worker; flush() re-raises it
+                self._bug = self._bug or exc
+                self._backlog = True
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("memory: failed to store %d message(s)", len(events))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+            if item is _STOP:
+                return
+
+    def _process(self, events: list[MemoryEvent]) -> None:
+        added = self.store.add_messages(events)
+        self.store.add_extractions([(seq, event.ts, extract(event.text, event.role)) for seq, event in added])
+        self._index([(seq, event.id, event.text, self._metadata(seq, attrs.asdict(event))) for seq, event in added])
+        if self._backlog:
+            self._index_backlog()
+        self.last_error = None
+
+    @staticmethod
+    def _metadata(seq: int, fields: dict[str, Any]) -> dict[str, Any]:
+        return {"room": fields["room"], "role": fields["role"], "bot": fields["bot"], "channel": fields["channel"],
+                "ts": float(fields["ts"]), "seq": seq}
+
+    def _index(self, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
+        searchable = [row for row in rows if row[2].strip()]
+        if searchable:
+            vectors = self.embedder.embed([text for _, _, text, _ in searchable])
+            self.vectors.upsert(
+                [entry_id for _, entry_id, _, _ in searchable], vectors,
+                [text for _, _, text, _ in searchable], [meta for *_, meta in searchable],
+            )
+        self.store.mark_indexed([seq for seq, *_ in rows])
+
+    def _index_backlog(self) -> None:
+        while rows := self.store.unindexed(BATCH * 4):
+            self._index([(row["seq"], row["id"], row["text"], self._metadata(row["seq"], dict(row))) for row in rows])
+        self._backlog = False
+
+    def flush(self) -> None:
+        """Wait until every queued message is stored and searchable. Re-raises a bug hit by the worker."""
+        if self._worker is not None and self._worker.is_alive():
+            self._queue.join()
+        if self._bug is not None:
+            bug, self._bug = self._bug, None
+            raise bug
+
+    def close(self) -> None:
+        """Flush, stop the worker and close the database."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            if self._worker is not None:
+                self._queue.put(_STOP)
+                self._worker.join()
+                atexit.unregister(self.close)
+            self.store.close()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def search(self, query: str, *, limit: int = 10, room: str | None = None) -> list[MemoryHit]:
+        """Messages most similar in meaning to ``query``, best first (score: cosine similarity)."""
+        if not query.strip() or limit <= 0:
+            return []
+        vector = self.embedder.embed([query])[0]
+        return [
+            MemoryHit(id=hit.id, text=hit.text, room=hit.metadata.get("room"), ts=float(hit.metadata.get("ts", 0.0)),
+                      score=hit.score, kind="message")
+            for hit in self.vectors.query(vector, limit, room)
+        ]
+
+    async def context(self, query: str, *, room: str, bot: str, budget_tokens: int) -> str:
+        """What the crew remembers that is relevant to ``query``, as a prompt section within the budget."""
+        return await asyncio.to_thread(self.context_sync, query, room=room, bot=bot, budget_tokens=budget_tokens)
+
+    def context_sync(self, query: str, *, room: str, bot: str, budget_tokens: int) -> str:
+        """The blocking body of :meth:`context` (for callers without an event loop)."""
+        if budget_tokens <= 0:
+            return ""
+        hits = []
+        if query.strip():
+            # The room's recent messages are in the prompt already; over-fetch so they can be dropped.
+            recent = self.store.recent_ids(room, self.config.recent_room_messages)
+            vector = self.embedder.embed([query])[0]
+            hits = [hit for hit in self.vectors.query(vector, 8 + len(recent))
+                    if hit.id not in recent and hit.score >= self.config.min_score][:8]
+        entities = self.store.entities_for([hit.id for hit in hits], query, limit=6)
+        return build_context(
+            hits=hits,
+            preferences=self.store.preferences(),
+            user_facts=self.store.user_facts(),
+            entities=entities,
+            relations=self.store.relations_of([row["id"] for row in entities]),
+            room=room,
+            budget_tokens=budget_tokens,
+        )
+
+    # -- forgetting -------------------------------------------------------------------------
+
+    def forget(self, *, entry_id: str | None = None, room: str | None = None) -> int:
+        """Delete one entry (a message id, ``entity:N`` or ``pref:N``) or a whole room; returns how many went."""
+        if (entry_id is None) == (room is None):
+            raise UsageError("forget needs exactly one of: an entry id, or a room")
+        self.flush()  # so a queued message of that room cannot come back after the delete
+        if room is not None:
+            ids = self.store.forget_room(room)
+            self.vectors.delete(ids)
+            return len(ids)
+        by_prefix = ((ENTITY_PREFIX, self.store.forget_entity), (PREFERENCE_PREFIX, self.store.forget_preference))
+        for prefix, method in by_prefix:
+            if entry_id.startswith(prefix):
+                number = entry_id[len(prefix):]
+                if not number.isdigit():
+                    raise UsageError(f"{entry_id!r} is not a memory id: expected {prefix}<number>")
+                return method(int(number))
+        count = self.store.forget_message(entry_id)
+        self.vectors.delete([entry_id])
+        return count
+
+    def describe(self, entry_id: str) -> str | None:
+        """A one-line description of an entry (for confirmations), None if there is no such entry."""
+        if entry_id.startswith(PREFERENCE_PREFIX):
+            rows = [row for row in self.store.preferences() if f"{PREFERENCE_PREFIX}{row['id']}" == entry_id]
+            return f"preference: {rows[0]['statement']}" if rows else None
+        if entry_id.startswith(ENTITY_PREFIX):
+            rows = [row for row in self.store.entity_list(10**9) if f"{ENTITY_PREFIX}{row['id']}" == entry_id]
+            return f"{rows[0]['kind']}: {rows[0]['name']}" if rows else None
+        row = self.store.message(entry_id)
+        return f"message in room {row['room']}: {row['text'][:80]}" if row else None
+
+    def room_count(self, room: str) -> int:
+        return self.store.room_message_count(room)
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Counts, sizes and where things live, for ``nanofolks memory status``."""
+        counts = self.store.counts()
+        try:
+            vector_count: int | None = self.vectors.count()
+        except VectorStoreError as exc:  # a server that went away must not hide the rest of the status
+            vector_count, self.last_error = None, str(exc)
+        db_files = [self.store.path.with_name(self.store.path.name + suffix) for suffix in ("", "-wal", "-shm")]
+        db_size = sum(_size(path) for path in db_files)
+        return {
+            "backend": self.name,
+            **counts,
+            "vectors": vector_count,
+            "queued": self._queue.qsize(),
+            "embedding_model": self.embedder.name,
+            "vector_store": ("server " if self.vectors.remote else "embedded ") + self.vectors.location,
+            "collection": self.vectors.collection.name,
+            "database": str(self.store.path),
+            "size_bytes": {"database": db_size, "vectors": 0 if self.vectors.remote else _size(self.root / "chroma")},
+            "last_error": self.last_error,
+        }
+
+    def preferences(self) -> list[dict[str, Any]]:
+        """Learned preferences (current value of each), with ids usable by :meth:`forget`."""
+        return [{"id": f"{PREFERENCE_PREFIX}{row['id']}", "statement": row["statement"], "times": row["times"],
+                 "ts": row["ts"]} for row in self.store.preferences(with_counts=True)]
+
+    def entities(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The most mentioned entities, with ids usable by :meth:`forget`."""
+        return [{"id": f"{ENTITY_PREFIX}{row['id']}", "name": row["name"], "kind": row["kind"],
+                 "mentions": row["mentions"]} for row in self.store.entity_list(limit)]

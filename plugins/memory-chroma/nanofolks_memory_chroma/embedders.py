@@ -1,0 +1,75 @@
+"""Turning text into vectors: the local MiniLM model (default) or an API model through litellm.
+
+Both return unit-length float32 rows, so cosine similarity is a dot product and
+``1 - distance`` from chromadb's cosine space is the similarity.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from nanofolks_core.errors import NanofolksError
+from nanofolks_memory_chroma import minilm
+from nanofolks_memory_chroma.config import LOCAL, ApiEmbedding
+
+
+class EmbeddingError(NanofolksError):
+    """The embedding model could not embed (API unreachable, bad key ...)."""
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 on this machine. The files are checked now; the weights load on first use."""
+
+    def __init__(self) -> None:
+        self.model_dir = minilm.check_model_dir(minilm.find_model_dir())
+        self.name = minilm.MODEL_NAME
+        self.slug = "minilm-l6-v2"
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return minilm.load(self.model_dir).encode(texts)
+
+
+class ApiEmbedder:
+    """An API embedding model (``openai/text-embedding-3-small`` ...), called through litellm."""
+
+    def __init__(self, settings: ApiEmbedding) -> None:
+        self.settings = settings
+        self.name = settings.model
+        self.slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", settings.model).strip("-._")[:60]
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.settings.dimensions or 0), dtype=np.float32)
+        # Without this, importing litellm tries to download its model cost map.
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+
+        kwargs = {"model": self.settings.model, "input": texts}
+        if self.settings.api_base:
+            kwargs["api_base"] = self.settings.api_base
+        if self.settings.api_key is not None:
+            kwargs["api_key"] = self.settings.api_key.reveal()
+        if self.settings.dimensions:
+            kwargs["dimensions"] = self.settings.dimensions
+        import openai  # litellm raises the openai SDK's error classes (or subclasses of them)
+
+        try:
+            response = litellm.embedding(**kwargs)
+        except openai.OpenAIError as exc:
+            raise EmbeddingError(
+                f"embedding model {self.settings.model} failed: {exc}. Check memory.chroma.embedding in config.json."
+            ) from None
+        rows = sorted(response.data, key=lambda item: item["index"])
+        vectors = np.array([row["embedding"] for row in rows], dtype=np.float32)
+        vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        return vectors
+
+
+def make_embedder(embedding: str | ApiEmbedding) -> LocalEmbedder | ApiEmbedder:
+    """The embedder ``memory.chroma.embedding`` asks for."""
+    if embedding == LOCAL:
+        return LocalEmbedder()
+    return ApiEmbedder(embedding)

@@ -228,10 +228,17 @@ class Crew:
         history = self.sessions.read(room.id, limit=HISTORY_READ_LIMIT)
         turn = Turn(self, room, text, tags.body, history, intent, inbound, on_event, route, "")
         budget = int(self.window.window_for(turn.model) * MEMORY_SHARE)
-        turn.memory_section = await self.memory.context(
-            text, room=room.id, bot=assignment.bots[0], budget_tokens=budget
-        )
+        memory_warning = None
+        try:
+            turn.memory_section = await self.memory.context(
+                text, room=room.id, bot=assignment.bots[0], budget_tokens=budget
+            )
+        except NanofolksError as exc:
+            # Memory is a help, not a requirement: the crew answers without it (and says so).
+            memory_warning = f"memory unavailable for this message: {exc}"
         warnings, tokens, window = await self._check_window(turn, assignment.bots[0])
+        if memory_warning:
+            warnings.append(memory_warning)
         if tags.unknown:
             known = ", ".join(f"@{role}" for role in ROLE_ORDER)
             warnings.append(f"{', '.join('@' + name for name in tags.unknown)}: not on the crew ({known}, @all)")

@@ -235,3 +235,30 @@ def test_cas_setting_reaches_the_session_store(nanofolks_home, monkeypatch, conf
         monkeypatch.setenv("NANOFOLKS_USE_CAS_STORAGE", env)
     (nanofolks_home / "config.json").write_text(json.dumps(config))
     assert App(host=_host_with()).sessions.use_cas is expected
+
+
+class _DownMemory:
+    """A memory backend whose server is unreachable: context() fails with a user-facing error."""
+
+    def __init__(self, **_kwargs):
+        self.recorded = []
+
+    def record(self, event):
+        self.recorded.append(event)
+
+    async def context(self, query, *, room, bot, budget_tokens):
+        from nanofolks_core.errors import NanofolksError
+
+        raise NanofolksError("cannot reach the Chroma server at 127.0.0.1:9")
+
+    def close(self):
+        pass
+
+
+def test_an_unreachable_memory_does_not_stop_the_crew(make_crew, llm_server):
+    crew = make_crew()
+    crew.memory = _DownMemory()
+    result = ask(crew, "Hello")
+    assert result.replies[0].text == "[test-model] Hello"
+    assert any("memory unavailable" in w and "Chroma server" in w for w in result.warnings)
+    assert [e.role for e in crew.memory.recorded] == ["user", "assistant"]

@@ -5,40 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = (
-    "litellm",
-    "chromadb",
-    "keyring",
-    "bandit",
-    "tiktoken",
-    "telegram",
-    "discord",
-    "slack_sdk",
-    "slack_bolt",
-    "openai",
-    "onnxruntime",
-    "numpy",
-    "torch",
-    "schedule",
-    "cronsim",
-)
+from nanofolks_core.testing.checks import heavy_modules_after
 
 
 def _imported_after(commands: list[list[str]], home) -> list[str]:
-    calls = "; ".join(f"main({cmd!r})" for cmd in commands)
-    code = (
-        "import sys\nfrom nanofolks_core.cli import main\n"
-        f"{calls}\nprint('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"NANOFOLKS_HOME": str(home), "PATH": "/usr/bin:/bin"},
-    )
-    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("HEAVY=")][-1]
-    return [m for m in line[len("HEAVY=") :].split(",") if m]
+    return heavy_modules_after(commands, {"NANOFOLKS_HOME": str(home), "PATH": "/usr/bin:/bin"})
 
 
 def test_version_list_and_help_import_no_heavy_dependency(tmp_path):

@@ -31,8 +31,24 @@ def installed_example(tmp_path_factory):
     root = tmp_path_factory.mktemp("hello")
     project = write_example(root / "src")
     site = root / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--target", str(site), str(project)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(site),
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return project, site
 
 
@@ -59,7 +75,10 @@ def test_example_plugin_tests_from_the_guide_pass(installed_example):
     project, site = installed_example
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
-        capture_output=True, text=True, timeout=300, cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=project,
         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

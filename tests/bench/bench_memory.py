@@ -38,8 +38,18 @@ from nanofolks_core.memory import MemoryEvent
 
 PEOPLE = ["Anna", "Tom", "Maria", "Raj", "Lena", "Kofi", "Sam", "Yuki", "Omar", "Eva"]
 PLACES = ["Berlin", "Lisbon", "Tokyo", "Paris", "Nairobi", "Toronto", "Madrid", "Seoul", "Oslo", "Lima"]
-THINGS = ["the tax report", "the garden", "my bike", "the new laptop", "our wedding", "the server migration",
-          "the piano lessons", "the kitchen renovation", "the marathon training", "the Python refactor"]
+THINGS = [
+    "the tax report",
+    "the garden",
+    "my bike",
+    "the new laptop",
+    "our wedding",
+    "the server migration",
+    "the piano lessons",
+    "the kitchen renovation",
+    "the marathon training",
+    "the Python refactor",
+]
 TEMPLATES = [
     "My friend {p} is moving to {c} next month.",
     "Remind me to finish {t} before the weekend.",
@@ -52,9 +62,18 @@ TEMPLATES = [
     "The deadline for {t} moved to Friday.",
     "I prefer short answers when we talk about {t}.",
 ]
-QUESTIONS = ["what pets do I have?", "when is the tax deadline?", "who lives in Lisbon?", "travel plans for spring",
-             "what did Anna say?", "how is the marathon going?", "which restaurant was recommended?",
-             "what is slipping behind schedule?", "tell me about the server", "any news about the wedding?"]
+QUESTIONS = [
+    "what pets do I have?",
+    "when is the tax deadline?",
+    "who lives in Lisbon?",
+    "travel plans for spring",
+    "what did Anna say?",
+    "how is the marathon going?",
+    "which restaurant was recommended?",
+    "what is slipping behind schedule?",
+    "tell me about the server",
+    "any news about the wedding?",
+]
 
 
 def sentences(count: int, rng: random.Random) -> list[str]:
@@ -119,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     real_vectors = model.encode(real_texts, batch_size=64)
     took = time.perf_counter() - started
-    print(f"embedding: {len(real_texts)} real sentences in {took:.1f} s = {len(real_texts) / took:.0f} embeddings/s "
-          "(numpy all-MiniLM-L6-v2)")
+    print(
+        f"embedding: {len(real_texts)} real sentences in {took:.1f} s = {len(real_texts) / took:.0f} embeddings/s "
+        "(numpy all-MiniLM-L6-v2)"
+    )
 
     noise_rng = np.random.default_rng(7)
     texts, table = [], {}
@@ -144,18 +165,30 @@ def main(argv: list[str] | None = None) -> int:
         for checkpoint in checkpoints:
             started = time.perf_counter()
             for i in range(done, checkpoint):
-                memory.record(MemoryEvent(id=f"m{i}", room=f"room-{i % 20}", role="user" if i % 2 == 0 else "assistant",
-                                          text=texts[i], bot=None if i % 2 == 0 else "leader", ts=1.7e9 + i))
+                memory.record(
+                    MemoryEvent(
+                        id=f"m{i}",
+                        room=f"room-{i % 20}",
+                        role="user" if i % 2 == 0 else "assistant",
+                        text=texts[i],
+                        bot=None if i % 2 == 0 else "leader",
+                        ts=1.7e9 + i,
+                    )
+                )
             memory.flush()
             took = time.perf_counter() - started
             total_time += took
-            print(f"\ninsert: {checkpoint - done} memories in {took:.1f} s = {(checkpoint - done) / took:.0f}/s "
-                  f"(SQLite log + extraction + chromadb upsert; total {checkpoint})")
+            print(
+                f"\ninsert: {checkpoint - done} memories in {took:.1f} s = {(checkpoint - done) / took:.0f}/s "
+                f"(SQLite log + extraction + chromadb upsert; total {checkpoint})"
+            )
             done = checkpoint
             status = memory.status()
             sizes = status["size_bytes"]
-            print(f"at {checkpoint} memories: vectors {status['vectors']}, entities {status['entities']}, "
-                  f"db {sizes['database'] / 1e6:.1f} MB, vectors {sizes['vectors'] / 1e6:.1f} MB")
+            print(
+                f"at {checkpoint} memories: vectors {status['vectors']}, entities {status['entities']}, "
+                f"db {sizes['database'] / 1e6:.1f} MB, vectors {sizes['vectors'] / 1e6:.1f} MB"
+            )
             measure_queries(memory, model, args.queries, rng)
         print(f"\noverall insert rate: {args.n / total_time:.0f} memories/s")
         memory.close()

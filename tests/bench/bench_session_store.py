@@ -30,18 +30,17 @@ def pct(values: list[float], q: float) -> float:
 
 def fmt_ms(values: list[float]) -> str:
     ms = [v * 1000 for v in values]
-    return (f"p50 {pct(ms, 50):.2f} ms  p95 {pct(ms, 95):.2f} ms  p99 {pct(ms, 99):.2f} ms  "
-            f"max {max(ms):.2f} ms")
+    return f"p50 {pct(ms, 50):.2f} ms  p95 {pct(ms, 95):.2f} ms  p99 {pct(ms, 99):.2f} ms  max {max(ms):.2f} ms"
 
 
-def _writer(root: str, room: str, writer: int, count: int, size: int, use_cas: bool,
-            barrier, results) -> None:
+def _writer(root: str, room: str, writer: int, count: int, size: int, use_cas: bool, barrier, results) -> None:
     store = FileSessionStore(Path(root), use_cas=use_cas)
     latencies, acked = [], []
     barrier.wait()
     for i in range(count):
-        msg = SessionMessage("user", f"w{writer}:{i}:" + "x" * size, bot=f"w{writer}",
-                             channel="bench", id=f"w{writer}-{i}")
+        msg = SessionMessage(
+            "user", f"w{writer}:{i}:" + "x" * size, bot=f"w{writer}", channel="bench", id=f"w{writer}-{i}"
+        )
         t0 = time.perf_counter()
         store.append(room, msg)
         latencies.append(time.perf_counter() - t0)
@@ -52,9 +51,12 @@ def _writer(root: str, room: str, writer: int, count: int, size: int, use_cas: b
 def run_concurrent(args, root: Path) -> bool:
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(args.procs + 1), ctx.Queue()
-    procs = [ctx.Process(target=_writer, args=(str(root), "bench", w, args.messages, args.size,
-                                               not args.no_cas, barrier, results))
-             for w in range(args.procs)]
+    procs = [
+        ctx.Process(
+            target=_writer, args=(str(root), "bench", w, args.messages, args.size, not args.no_cas, barrier, results)
+        )
+        for w in range(args.procs)
+    ]
     for p in procs:
         p.start()
     barrier.wait()
@@ -91,11 +93,15 @@ def run_concurrent(args, root: Path) -> bool:
             order_errors += 1
         last[writer] = int(index)
     total = args.procs * args.messages
-    print(f"concurrent: {args.procs} processes x {args.messages} appends "
-          f"({'CAS' if not args.no_cas else 'use_cas=False'}, {args.size}-char messages)")
+    print(
+        f"concurrent: {args.procs} processes x {args.messages} appends "
+        f"({'CAS' if not args.no_cas else 'use_cas=False'}, {args.size}-char messages)"
+    )
     print(f"  wall {wall:.2f} s   throughput {total / wall:.0f} messages/s")
-    print(f"  stored {len(stored)}  lost {lost}  duplicated {duplicated}  corrupt {corrupt}  "
-          f"out-of-order {order_errors}  CAS retries {conflicts}")
+    print(
+        f"  stored {len(stored)}  lost {lost}  duplicated {duplicated}  corrupt {corrupt}  "
+        f"out-of-order {order_errors}  CAS retries {conflicts}"
+    )
     print(f"  append latency: {fmt_ms(latencies)}")
     return lost == 0 and duplicated == 0 and corrupt == 0 and order_errors == 0
 
@@ -103,14 +109,15 @@ def run_concurrent(args, root: Path) -> bool:
 def run_long(args, root: Path) -> bool:
     store = FileSessionStore(root)
     sizes = sorted({0, 1_000, 5_000, args.history})
-    print(f"long history: {args.samples} single-message appends at each history length "
-          f"({args.size}-char messages)")
+    print(f"long history: {args.samples} single-message appends at each history length ({args.size}-char messages)")
     ok = True
     for n in sizes:
         room = f"long-{n}"
         for start in range(0, n, 500):
-            batch = [SessionMessage("assistant", f"p{i}:" + "y" * args.size, bot="leader")
-                     for i in range(start, min(n, start + 500))]
+            batch = [
+                SessionMessage("assistant", f"p{i}:" + "y" * args.size, bot="leader")
+                for i in range(start, min(n, start + 500))
+            ]
             store.append(room, *batch)
         gc.collect()  # measure the store, not a garbage collector full of earlier rounds
         latencies = []
@@ -125,9 +132,11 @@ def run_long(args, root: Path) -> bool:
         everything = store.read(room)
         read_all = time.perf_counter() - t0
         ok &= len(everything) == n + args.samples and tail == everything[-50:]
-        print(f"  history {n:>6}: append {fmt_ms(latencies)}   "
-              f"read(limit=50) {read_tail * 1000:.2f} ms   read(all {len(everything)}) "
-              f"{read_all * 1000:.1f} ms")
+        print(
+            f"  history {n:>6}: append {fmt_ms(latencies)}   "
+            f"read(limit=50) {read_tail * 1000:.2f} ms   read(all {len(everything)}) "
+            f"{read_all * 1000:.1f} ms"
+        )
         del tail, everything
     return ok
 

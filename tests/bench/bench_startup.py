@@ -15,22 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HEAVY = (
-    "litellm",
-    "chromadb",
-    "keyring",
-    "bandit",
-    "tiktoken",
-    "telegram",
-    "discord",
-    "slack_sdk",
-    "slack_bolt",
-    "openai",
-    "onnxruntime",
-    "numpy",
-    "torch",
-    "schedule",
-)
+from nanofolks_core.testing.checks import heavy_modules_after
+
 COMMANDS = (["--version"], ["plugins", "list"], ["plugins", "list", "--all", "--json"], ["--help"])
 
 
@@ -48,16 +34,6 @@ def time_command(args: list[str], runs: int, env: dict[str, str]) -> list[float]
         subprocess.run([exe, *args], env=env, capture_output=True, check=True)
         samples.append((time.perf_counter() - started) * 1000)
     return samples
-
-
-def heavy_modules_after_listing(env: dict[str, str]) -> list[str]:
-    code = (
-        "import sys; from nanofolks_core.cli import main; main(['plugins', 'list', '--all']);"
-        f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    line = [ln for ln in out.splitlines() if ln.startswith("HEAVY=")][-1]
-    return [name for name in line.removeprefix("HEAVY=").split(",") if name]
 
 
 def main() -> int:
@@ -81,7 +57,7 @@ def main() -> int:
             )
             if command in (["--version"], ["plugins", "list"]) and median > args.target_ms:
                 failed = True
-        heavy = heavy_modules_after_listing(env)
+        heavy = heavy_modules_after([["plugins", "list", "--all"]], env)
         print(f"heavy modules imported by discovery + listing: {', '.join(heavy) or 'none'}")
     if failed or heavy:
         print(f"FAIL: over the {args.target_ms:.0f} ms target or heavy modules imported")

@@ -12,10 +12,14 @@ pytest.importorskip("nanofolks_provider_litellm")
 
 @pytest.fixture
 def crew_home(home, llm_server):
-    (home / "config.json").write_text(json.dumps({
-        "agents": {"defaults": {"model": "vllm/test-model"}},
-        "providers": {"vllm": {"apiBase": llm_server.base_url}},
-    }))
+    (home / "config.json").write_text(
+        json.dumps(
+            {
+                "agents": {"defaults": {"model": "vllm/test-model"}},
+                "providers": {"vllm": {"apiBase": llm_server.base_url}},
+            }
+        )
+    )
     return home
 
 
@@ -24,8 +28,11 @@ def test_a_fact_told_once_is_found_and_travels_across_rooms(crew_home, nanofolks
     told = nanofolks_proc(["chat", "-m", "My dog Rex loves the beach"], crew_home, env=offline)
     assert told.code == 0, told.err
     assert len(llm_server.requests) == 1  # remembering costs no extra LLM request
-    for other in ("I need to renew my passport next month", "The quarterly report is due on Friday",
-                  "Remind me to water the tomatoes"):
+    for other in (
+        "I need to renew my passport next month",
+        "The quarterly report is due on Friday",
+        "Remind me to water the tomatoes",
+    ):
         assert nanofolks_proc(["chat", "-m", other], crew_home, env=offline).code == 0
 
     search = nanofolks_proc(["memory", "search", "pet", "--json"], crew_home, env=offline)

@@ -4,6 +4,8 @@ Prints p50/p95 of:
 * in-process `Crew.handle` wall time per message, and the pipeline's own share (everything
   except the provider call), with the real litellm provider;
 * the same with the core's stdlib test provider (no litellm client overhead);
+* the same with every installed plugin on (memory embeds each message in the background and
+  searches before each reply; the router classifies each message);
 * `nanofolks chat -m` end to end in a fresh process (interpreter start, imports, litellm's
   ~3 s import, one turn).
 
@@ -55,12 +57,13 @@ async def run_messages(app: App, n: int) -> tuple[list[float], list[float]]:
     return totals, overheads
 
 
-def in_process(server: FakeLLMServer, n: int, provider: str) -> None:
+def in_process(server: FakeLLMServer, n: int, provider: str, disabled: tuple[str, ...] = ()) -> None:
     with tempfile.TemporaryDirectory() as home:
         os.environ["NANOFOLKS_HOME"] = home
         config = {
             "agents": {"defaults": {"model": f"{provider}/test-model"}},
             "providers": {provider: {"apiBase": server.base_url}},
+            "plugins": {"disabled": list(disabled)},
         }
         Path(home, "config.json").write_text(json.dumps(config))
         app = App()
@@ -74,9 +77,10 @@ def in_process(server: FakeLLMServer, n: int, provider: str) -> None:
             assert isinstance(host, PluginHost)
         enabled = [r.name for r in app.host.report() if r.loaded]
         totals, overheads = asyncio.run(run_messages(app, n))
+        label = f"{provider} provider, {'memory+router off' if disabled else 'all plugins'}"
         print(f"plugins enabled: {', '.join(enabled)}")
-        print(line(f"in-process turn, {provider} provider (wall)", totals))
-        print(line(f"in-process pipeline overhead, {provider} provider", overheads))
+        print(line(f"in-process turn, {label} (wall)", totals))
+        print(line(f"in-process pipeline overhead, {label}", overheads))
 
 
 def end_to_end(server: FakeLLMServer, runs: int) -> None:
@@ -101,9 +105,11 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--cli-runs", type=int, default=10)
     args = parser.parse_args()
+    off = ("memory-chroma", "router")
     with FakeLLMServer() as server:
+        in_process(server, args.messages, "vllm", off)
+        in_process(server, args.messages, "local", off)
         in_process(server, args.messages, "vllm")
-        in_process(server, args.messages, "local")
         end_to_end(server, args.cli_runs)
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from importlib.util import find_spec
 
 import numpy as np
 
@@ -36,6 +37,12 @@ class ApiEmbedder:
     """An API embedding model (``openai/text-embedding-3-small`` ...), called through litellm."""
 
     def __init__(self, settings: ApiEmbedding) -> None:
+        if find_spec("litellm") is None:
+            # Say so when memory starts, not later from the background indexing thread.
+            raise NanofolksError(
+                f"memory.chroma.embedding uses the API model {settings.model!r}, which needs litellm: "
+                'pip install "nanofolks-memory-chroma[api-embeddings]" (or set memory.chroma.embedding to "local")'
+            )
         self.settings = settings
         self.name = settings.model
         self.slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", settings.model).strip("-._")[:60]

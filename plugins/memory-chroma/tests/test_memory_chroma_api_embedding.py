@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from importlib.util import find_spec
 
 import pytest
 from nanofolks_memory_chroma.backend import ChromaMemory
@@ -11,6 +12,9 @@ from nanofolks_memory_chroma.config import ChromaMemoryConfig
 from nanofolks_core.config import ConfigError, build_config
 from nanofolks_core.memory import MemoryEvent
 from nanofolks_core.testing.llm_server import FakeLLMServer
+
+# API embeddings are an optional extra: `pip install "nanofolks-memory-chroma[api-embeddings]"`.
+needs_litellm = pytest.mark.skipif(find_spec("litellm") is None, reason="the api-embeddings extra is not installed")
 
 
 def api_config(base_url: str, **extra) -> ChromaMemoryConfig:
@@ -23,6 +27,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@needs_litellm
 def test_api_embeddings_are_used_and_no_chat_request_is_made(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMORY_TEST_EMBED_KEY", "sk-embed")
     with FakeLLMServer(api_key="sk-embed", embedding_dim=16) as server:
@@ -43,6 +48,7 @@ def test_api_embeddings_are_used_and_no_chat_request_is_made(tmp_path, monkeypat
     assert status["collection"] == "nanofolks-memory-openai-text-embedding-3-small"
 
 
+@needs_litellm
 def test_unreachable_api_keeps_the_log_and_indexes_it_later(tmp_path):
     memory = ChromaMemory(config=api_config(f"http://127.0.0.1:{free_port()}/v1", apiKey="sk-x"), data_root=tmp_path)
     try:

@@ -31,24 +31,29 @@ _ROOM_ID_RE = re.compile(r"[a-z0-9_-]{1,64}")
 _TASK_ID_RE = re.compile(r"t[1-9][0-9]*")
 
 
-class RoomType(enum.StrEnum):
+class _ChoiceEnum(enum.StrEnum):
+    """A lowercase string enum whose ``parse`` turns user input into a member or a UsageError."""
+
+    @classmethod
+    def parse(cls, value: object) -> Any:
+        """Case-insensitive; ``-`` and spaces read as ``_`` (``"in-progress"`` -> ``in_progress``)."""
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls(str(value).strip().lower().replace("-", "_").replace(" ", "_"))
+        except ValueError:
+            known = ", ".join(member.value for member in cls)
+            what = re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__).lower()  # TaskStatus -> task status
+            raise UsageError(f"unknown {what} {value!r}; choose one of: {known}") from None
+
+
+class RoomType(_ChoiceEnum):
     """What a room is for (see "Room Types" in the user guide)."""
 
     OPEN = "open"  # general discussion, e.g. #general
     PROJECT = "project"  # a focused workspace for one initiative
     DIRECT = "direct"  # one-on-one with a single bot
     COORDINATION = "coordination"  # the Leader coordinates autonomously
-
-    @classmethod
-    def parse(cls, value: str | RoomType) -> RoomType:
-        """``"project"``/``"PROJECT"`` -> ``RoomType.PROJECT``; anything else is a UsageError."""
-        if isinstance(value, RoomType):
-            return value
-        try:
-            return cls(str(value).strip().lower())
-        except ValueError:
-            known = ", ".join(t.value for t in cls)
-            raise UsageError(f"unknown room type {value!r}; choose one of: {known}") from None
 
 
 def now_utc() -> datetime:
@@ -127,7 +132,7 @@ def parse_timestamp(value: object, what: str) -> datetime:
     return _aware(datetime.fromisoformat(value))
 
 
-class TaskStatus(enum.StrEnum):
+class TaskStatus(_ChoiceEnum):
     """Where a task stands."""
 
     TODO = "todo"
@@ -135,36 +140,14 @@ class TaskStatus(enum.StrEnum):
     BLOCKED = "blocked"
     DONE = "done"
 
-    @classmethod
-    def parse(cls, value: str | TaskStatus) -> TaskStatus:
-        """``"in-progress"``/``"IN_PROGRESS"`` -> ``IN_PROGRESS``; anything else is a UsageError."""
-        if isinstance(value, TaskStatus):
-            return value
-        try:
-            return cls(str(value).strip().lower().replace("-", "_").replace(" ", "_"))
-        except ValueError:
-            known = ", ".join(s.value for s in cls)
-            raise UsageError(f"unknown task status {value!r}; choose one of: {known}") from None
 
-
-class TaskPriority(enum.StrEnum):
+class TaskPriority(_ChoiceEnum):
     """How urgent a task is."""
 
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
     URGENT = "urgent"
-
-    @classmethod
-    def parse(cls, value: str | TaskPriority) -> TaskPriority:
-        """``"High"`` -> ``HIGH``; anything else is a UsageError."""
-        if isinstance(value, TaskPriority):
-            return value
-        try:
-            return cls(str(value).strip().lower())
-        except ValueError:
-            known = ", ".join(p.value for p in cls)
-            raise UsageError(f"unknown task priority {value!r}; choose one of: {known}") from None
 
 
 #: Kinds of task history entry: created (to = first owner), assigned and handoff

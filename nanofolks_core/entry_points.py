@@ -9,7 +9,6 @@ That is most of ``nanofolks plugins list``'s start-up budget (see docs/performan
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import sys
@@ -32,11 +31,9 @@ class PluginEntryPoint:
 
     def load(self) -> Any:
         """Import the module (and attribute, for ``module:attr`` values) the entry point names."""
-        module_name, _, attr = self.value.partition(":")
-        obj: Any = importlib.import_module(module_name.strip())
-        for part in filter(None, attr.strip().split(".")):
-            obj = getattr(obj, part)
-        return obj
+        from nanofolks_core.specs import import_object
+
+        return import_object(self.value)
 
     def keywords(self) -> list[str]:
         """The distribution's ``Keywords`` (read only when asked: disabled plugins' kinds)."""

@@ -37,10 +37,10 @@ def _check_optional_class(_inst: object, attribute: attrs.Attribute, value: obje
 
 
 def import_object(import_string: str) -> Any:
-    """Import ``"package.module:attr.sub"`` and return the named object."""
+    """Import ``"package.module:attr.sub"`` (or a bare ``"package.module"``) and return the named object."""
     module_name, _, qualname = import_string.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
+    obj: Any = importlib.import_module(module_name.strip())
+    for part in filter(None, qualname.strip().split(".")):
         obj = getattr(obj, part)
     return obj
 

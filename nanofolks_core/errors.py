@@ -20,3 +20,10 @@ class UsageError(NanofolksError):
 
 class LLMCallDenied(NanofolksError):
     """Raised by a ``nanofolks_before_llm_call`` hook to stop a call; the message is the reason."""
+
+
+class StorageError(NanofolksError):
+    """The data folder cannot be read or written (read-only, full, permissions, damaged file).
+
+    The message names the folder or file and what to free or fix; nothing half-written is left.
+    """

@@ -233,3 +233,8 @@ def doctor(app: App, as_json: bool) -> None:
         click.echo(f"\n{len(report) - failed} ok, {failed} with errors")
     if failed:
         raise click.exceptions.Exit(1)
+
+
+from nanofolks_core.cli.plugins_new import new_plugin  # noqa: E402 - the scaffold command lives in its own module
+
+plugins.add_command(new_plugin)

@@ -20,11 +20,11 @@ import pluggy
 from nanofolks_core.api_version import API_VERSION
 from nanofolks_core.specs import (
     ChannelSpec,
-    ClassifierSpec,
     CommandSpec,
     ConfigSectionSpec,
     MemoryBackendSpec,
     ProviderSpec,
+    RouterSpec,
     SecretPatternSpec,
     SecretStoreSpec,
     SessionStoreSpec,
@@ -37,7 +37,28 @@ from nanofolks_core.specs import (
 )
 
 if TYPE_CHECKING:
-    from nanofolks_core.errors import LLMCallDenied, NanofolksError, UsageError
+    from nanofolks_core.app import App
+    from nanofolks_core.contracts import (
+        AskLLM,
+        Channel,
+        Check,
+        Finding,
+        Inbox,
+        LLMAccess,
+        MemoryBackend,
+        MemoryEvent,
+        MemoryHit,
+        Provider,
+        RouteDecision,
+        Router,
+        SecretStore,
+        Services,
+        SessionStore,
+        SkillScanner,
+        Tool,
+        ToolContext,
+    )
+    from nanofolks_core.errors import LLMCallDenied, NanofolksError, StorageError, UsageError
     from nanofolks_core.messages import (
         ChatMessage,
         InboundMessage,
@@ -47,15 +68,29 @@ if TYPE_CHECKING:
         ToolCall,
         Usage,
     )
+    from nanofolks_core.paths import config_path, data_root
     from nanofolks_core.provider import ProviderAuthError, ProviderError, ProviderNotConfigured
     from nanofolks_core.secret import Secret, SecretUnavailable
+    from nanofolks_core.sessions import SessionMessage
 
 #: Marks a function in a plugin module as a hook implementation.
 hookimpl = pluggy.HookimplMarker("nanofolks")
 
-# Records used at run time (messages, errors, secrets) are imported on first use, so that
-# importing this module from a plugin's entry module during discovery stays cheap.
+_CONTRACTS = (
+    "AskLLM Channel Check Finding Inbox LLMAccess MemoryBackend MemoryEvent MemoryHit Provider RouteDecision "
+    "Router SecretStore Services SessionStore SkillScanner Tool ToolContext"
+).split()
+
+# Records used at run time (contracts, messages, errors, secrets) are imported on first use, so
+# that importing this module from a plugin's entry module during discovery stays cheap.
 _LAZY = {
+    **dict.fromkeys(_CONTRACTS, "nanofolks_core.contracts"),
+    # The application object, for plugin CLI commands (``click.make_pass_decorator(App, ensure=True)``).
+    "App": "nanofolks_core.app",
+    "StorageError": "nanofolks_core.errors",
+    "SessionMessage": "nanofolks_core.sessions",
+    "config_path": "nanofolks_core.paths",
+    "data_root": "nanofolks_core.paths",
     "ChatMessage": "nanofolks_core.messages",
     "InboundMessage": "nanofolks_core.messages",
     "LLMRequest": "nanofolks_core.messages",
@@ -87,35 +122,58 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "API_VERSION",
+    "App",
+    "AskLLM",
+    "Channel",
     "ChannelSpec",
     "ChatMessage",
-    "ClassifierSpec",
+    "Check",
     "CommandSpec",
     "ConfigSectionSpec",
+    "Finding",
     "InboundMessage",
+    "Inbox",
+    "LLMAccess",
     "LLMCallDenied",
     "LLMRequest",
     "LLMResponse",
+    "MemoryBackend",
     "MemoryBackendSpec",
+    "MemoryEvent",
+    "MemoryHit",
     "NanofolksError",
     "OutboundMessage",
+    "Provider",
     "ProviderAuthError",
     "ProviderError",
     "ProviderNotConfigured",
     "ProviderSpec",
+    "RouteDecision",
+    "Router",
+    "RouterSpec",
     "Secret",
     "SecretPatternSpec",
+    "SecretStore",
     "SecretStoreSpec",
     "SecretUnavailable",
+    "Services",
+    "SessionMessage",
+    "SessionStore",
     "SessionStoreSpec",
+    "SkillScanner",
     "SkillScannerSpec",
     "SkillSpec",
+    "StorageError",
     "TeamSpec",
     "TierSpec",
+    "Tool",
     "ToolCall",
+    "ToolContext",
     "ToolSpec",
     "Usage",
     "UsageError",
+    "config_path",
+    "data_root",
     "hookimpl",
     "import_object",
 ]

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nanofolks_core import config as config_mod
 from nanofolks_core import paths
+from nanofolks_core.contracts import Services
 from nanofolks_core.errors import NanofolksError
 from nanofolks_core.plugins import PluginHost, discover, installed_entry_points
+
+if TYPE_CHECKING:
+    from nanofolks_core.contracts import LLMAccess
+    from nanofolks_core.llm import LLMClient
+
+#: ``App.build(config=...)`` default: the spec's own section from config.json.
+_OWN_SECTION: Any = object()
 
 
 class App:
@@ -71,6 +79,67 @@ class App:
         names = [ep.name for ep in installed_entry_points()]
         config_mod.build_config(self.raw, self.config_path, {}, names or ["(any)"])
 
+    # -- building runtimes -----------------------------------------------------------------
+
+    def services_for(self, plugin: str, *, llm: bool = True) -> Services:
+        """The services handed to the runtimes of ``plugin`` (``llm=False`` for providers and secret stores)."""
+        return Services(
+            plugin=plugin,
+            data_root=self.data_root,
+            llm=self.llm_access if llm else None,
+            secret_lookup=self.secret_lookup,
+            registered=self.registry.all,
+        )
+
+    def build(self, spec: Any, *, llm: bool = True, config: Any = _OWN_SECTION) -> Any:
+        """Build a registered runtime the one way: ``factory(spec=, config=<own section>, services=)``."""
+        if config is _OWN_SECTION:
+            path = spec.config_section()
+            config = self.config.section(path) if path else None
+        owner = self.registry.owner(spec.kind, spec.name) or "core"
+        return spec.build(config, self.services_for(owner, llm=llm))
+
+    @cached_property
+    def secret_stores(self) -> list[Any]:
+        """Registered secret stores, highest priority first (built on first ``keyring:`` lookup)."""
+        ordered = sorted(self.registry.all("secret-store"), key=lambda spec: -spec.priority)
+        stores = []
+        for spec in ordered:
+            owner = self.registry.owner(spec.kind, spec.name) or "core"
+            path = spec.config_section()
+            section = self.config.section(path) if path else None
+            # A store resolving its own secrets through the stores would recurse: it gets none.
+            stores.append(spec.build(section, Services(plugin=owner, data_root=self.data_root)))
+        return stores
+
+    def secret_lookup(self, name: str) -> str | None:
+        """The value of ``keyring:<name>`` from the first available store that has it."""
+        for store in self.secret_stores:
+            if store.available():
+                value = store.get(name)
+                if value:
+                    return value
+        return None
+
+    @cached_property
+    def llm(self) -> LLMClient:
+        """The process's model access: finds providers, runs the LLM-call hooks."""
+        from nanofolks_core.llm import LLMClient
+
+        return LLMClient(
+            self.registry,
+            lambda spec: self.build(spec, llm=False),
+            self.host.pipe,
+            self.host.not_loaded(),
+        )
+
+    @cached_property
+    def llm_access(self) -> LLMAccess:
+        """What runtimes get as ``services.llm``: ``complete`` and ``ask`` with the default model."""
+        from nanofolks_core.llm import CoreLLMAccess
+
+        return CoreLLMAccess(self.llm, lambda: self.config.agents.defaults.model)
+
     # -- services ------------------------------------------------------------------------
 
     @cached_property
@@ -83,12 +152,8 @@ class App:
             raise NanofolksError(
                 f"storage.backend is {storage.backend!r}, but no such session store is installed (known: {known})"
             )
-        factory = spec.load()
-        return factory(
-            self.data_root / "sessions",
-            use_cas=storage.use_cas_storage,
-            **({"config": self.config.section(spec.config_section())} if spec.config_section() else {}),
-        )
+        # A store without a section of its own reads the core's ``storage`` section (useCasStorage ...).
+        return self.build(spec, config=self.config.section(spec.config_section()) if spec.config_section() else storage)
 
     @cached_property
     def rooms(self):
@@ -114,20 +179,10 @@ class App:
             raise NanofolksError(
                 f"memory.backend is {name!r}, but no such memory backend is installed (known: {', '.join(names)})"
             )
-        section = self.config.section(spec.config_section()) if spec.config_section() else None
-        return spec.load()(spec=spec, config=section, data_root=self.data_root)
+        return self.build(spec)
 
     @cached_property
     def router(self):
-        """The tier router of the first registered tier classifier, or None (every bot uses the default model)."""
-        classifiers = self.registry.all("tier-classifier")
-        if not classifiers:
-            return None
-        spec = classifiers[0]
-        return spec.load()(
-            spec=spec,
-            config=None,
-            data_root=self.data_root,
-            tiers=self.registry.all("router-tier"),
-            sections=self.config.sections,
-        )
+        """The first registered router, built with its own (``routing``) section; None without one."""
+        routers = self.registry.all("router")
+        return self.build(routers[0]) if routers else None

@@ -7,7 +7,25 @@ Registration hooks receive a ``register`` callback and call it with spec records
 (``nanofolks_core.api``). They must be cheap: no I/O, no heavy imports. The core calls
 them one implementation at a time, so one plugin's exception cannot stop the others.
 
-Pipeline-event hooks run on every message; keep them fast.
+Pipeline-event hooks run on every message; keep them fast. They follow pluggy's conventions,
+with each plugin isolated from the others:
+
+* Order: wrappers first (outermost), then ``@hookimpl(tryfirst=True)``, plain, ``trylast=True``;
+  among equals the plugin registered last runs first.
+* Chain: each implementation receives the value the previous one returned; None keeps it.
+  A ``firstresult`` hook stops at the first non-None result.
+* ``@hookimpl(wrapper=True)``: a generator that runs to its ``yield`` before the others;
+  the ``yield`` gives it the final value (or raises the error, e.g. ``LLMCallDenied``);
+  it returns a replacement, or None to keep the value. Old-style ``hookwrapper=True``
+  receives a ``pluggy.Result`` (``get_result()``, ``force_result(value)``).
+* If an implementation raises (anything but ``LLMCallDenied``), returns a value of the wrong
+  type, or a wrapper does not yield exactly once, its plugin is switched off: the value it was
+  handed goes on unchanged, a warning names the plugin and reason, and ``plugins list`` shows
+  it as failed, also in later processes, until ``nanofolks plugins enable NAME`` or a new
+  version. ``NANOFOLKS_STRICT_PLUGINS=1`` raises instead.
+* Refused when the plugin loads (it is marked failed with the reason, in ``plugins list`` and
+  ``plugins doctor``): ``async def`` implementations, generator functions not marked as
+  wrappers, and wrappers on registration hooks.
 """
 
 from __future__ import annotations
@@ -21,11 +39,11 @@ if TYPE_CHECKING:
     from nanofolks_core.messages import InboundMessage, LLMRequest, LLMResponse, OutboundMessage, ToolCall
     from nanofolks_core.specs import (
         ChannelSpec,
-        ClassifierSpec,
         CommandSpec,
         ConfigSectionSpec,
         MemoryBackendSpec,
         ProviderSpec,
+        RouterSpec,
         SecretPatternSpec,
         SecretStoreSpec,
         SessionStoreSpec,
@@ -89,10 +107,11 @@ def nanofolks_register_router_tiers(register: Callable[[TierSpec], None]) -> Non
 
 
 @hookspec
-def nanofolks_register_tier_classifiers(register: Callable[[ClassifierSpec], None]) -> None:
-    """Register tier classifiers that decide which tier a message needs.
+def nanofolks_register_routers(register: Callable[[RouterSpec], None]) -> None:
+    """Register routers that pick the model tier for each user message (the first one is used).
 
-    :param register: call with one :class:`ClassifierSpec` per classifier.
+    :param register: call with one :class:`RouterSpec` per router; its runtime is built as
+        ``factory(spec=, config=<the routing section>, services=)``.
     Called when the registry is built. Returns nothing.
     """
 
@@ -173,6 +192,7 @@ def nanofolks_register_config_sections(register: Callable[[ConfigSectionSpec], N
 # ---------------------------------------------------------------------------
 # Pipeline events: called for every message. Implementations run one at a time in
 # pluggy's order; a returned record replaces the one the next implementation sees.
+# Calling rules, wrappers and what happens when one raises: see the module docstring.
 # ---------------------------------------------------------------------------
 
 
@@ -180,8 +200,9 @@ def nanofolks_register_config_sections(register: Callable[[ConfigSectionSpec], N
 def nanofolks_message_in(message: InboundMessage) -> InboundMessage | None:
     """A message arrived from a channel, before the pipeline tags it.
 
-    :param message: the inbound message.
-    :return: a replacement message (``attrs.evolve``), or None to keep it.
+    :param message: the inbound message (as returned by the previous implementation).
+    :return: a replacement :class:`InboundMessage` (``attrs.evolve``), or None to keep it.
+    Chain hook; wrappers allowed. Raising switches the plugin off; the message goes on unchanged.
     """
 
 
@@ -189,8 +210,9 @@ def nanofolks_message_in(message: InboundMessage) -> InboundMessage | None:
 def nanofolks_message_out(message: OutboundMessage) -> OutboundMessage | None:
     """A reply is about to be sent to a channel and stored in room history.
 
-    :param message: the outbound message.
-    :return: a replacement message, or None to keep it.
+    :param message: the outbound message (as returned by the previous implementation).
+    :return: a replacement :class:`OutboundMessage`, or None to keep it.
+    Chain hook; wrappers allowed. Raising switches the plugin off; the reply goes on unchanged.
     """
 
 
@@ -199,8 +221,13 @@ def nanofolks_before_llm_call(request: LLMRequest) -> LLMRequest | None:
     """Just before a request goes to a provider (redaction, budgets, tracing).
 
     :param request: the request, with ``metadata`` naming room, bot and tier.
-    :return: a replacement request, or None to keep it. Raise
-        :class:`nanofolks_core.api.LLMCallDenied` to stop the call with a reason.
+    :return: a replacement :class:`LLMRequest`, or None to keep it. Raise
+        :class:`nanofolks_core.api.LLMCallDenied` to stop the call with a reason (wrappers see it
+        raised at their ``yield``).
+    Chain hook; wrappers allowed: ``request = yield`` gives the request after the other plugins,
+    ``return attrs.evolve(request, ...)`` replaces it. Anything but an ``LLMRequest`` or None is
+    refused (the plugin is switched off), so the provider always receives a real request.
+    Any other exception switches the plugin off; the request goes on unchanged.
     """
 
 
@@ -209,8 +236,9 @@ def nanofolks_after_llm_call(request: LLMRequest, response: LLMResponse) -> LLMR
     """Just after a provider answered (usage accounting, redaction of the reply).
 
     :param request: the request as it was sent.
-    :param response: the provider's response.
-    :return: a replacement response, or None to keep it.
+    :param response: the provider's response (as returned by the previous implementation).
+    :return: a replacement :class:`LLMResponse`, or None to keep it.
+    Chain hook; wrappers allowed. Raising switches the plugin off; the response goes on unchanged.
     """
 
 
@@ -220,5 +248,8 @@ def nanofolks_tool_call_check(call: ToolCall, context: dict[str, Any]) -> str | 
 
     :param call: the tool call the model asked for.
     :param context: ``room``, ``bot`` and ``role`` of the caller.
-    :return: a reason string to deny the call, or None to allow it. The first non-None wins.
+    :return: a reason string to deny the call, or None to allow it.
+    ``firstresult``: the first non-None wins and the rest are not called (``tryfirst=True`` to
+    run early); a wrapper's return value is the final answer. A result that is not a string, or
+    an exception, switches the plugin off and the others decide.
     """

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from nanofolks_core.messages import LLMRequest, LLMResponse
+from nanofolks_core.messages import ChatMessage, LLMRequest, LLMResponse
 from nanofolks_core.provider import ProviderNotConfigured
 from nanofolks_core.registry import Registry
 from nanofolks_core.specs import ProviderSpec
@@ -45,34 +45,33 @@ class LLMClient:
     def __init__(
         self,
         registry: Registry,
-        sections: dict[str, Any],
+        build_provider: Callable[[ProviderSpec], Any],
         pipe: Callable[..., Any],
         not_loaded: list[str] | None = None,
     ) -> None:
+        """``build_provider(spec)`` builds a provider runtime (``App.build``: own section and services)."""
         self._registry = registry
         self._not_loaded = not_loaded or []
-        self._sections = sections
+        self._build_provider = build_provider
         self._pipe = pipe
         self._providers: dict[str, Any] = {}
 
     def provider_for(self, model: str) -> Any:
         spec = find_provider(self._registry, model, self._not_loaded)
         if spec.name not in self._providers:
-            factory = spec.load()
-            config = self._sections.get(spec.config_section()) if spec.config_section() else None
-            self._providers[spec.name] = factory(spec=spec, config=config)
+            self._providers[spec.name] = self._build_provider(spec)
         return self._providers[spec.name]
 
     def context_window(self, model: str) -> int:
         """The model's window, as its provider knows it (``agents.defaults.contextWindow`` wins upstream)."""
-        from nanofolks_core.pipeline.compaction import DEFAULT_WINDOW
+        from nanofolks_core.tokens import DEFAULT_WINDOW
 
         known = getattr(self.provider_for(model), "context_window", None)
         return (known(model) if known else None) or DEFAULT_WINDOW
 
     def token_counter(self, model: str):
         """``count(messages) -> tokens``: the provider's real tokenizer, or the estimate without one."""
-        from nanofolks_core.pipeline.compaction import estimate_tokens
+        from nanofolks_core.tokens import estimate_tokens
 
         count = getattr(self.provider_for(model), "count_tokens", None)
         if count is None:
@@ -99,3 +98,30 @@ class LLMClient:
         for provider in self._providers.values():
             await provider.aclose()
         self._providers.clear()
+
+
+class CoreLLMAccess:
+    """``services.llm`` for plugin runtimes (:class:`nanofolks_core.contracts.LLMAccess`)."""
+
+    def __init__(self, client: LLMClient, default_model: Callable[[], str | None]) -> None:
+        self._client = client
+        self._default_model = default_model
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        """Send ``request`` through the provider serving its model, with the LLM-call hooks."""
+        return await self._client.complete(request)
+
+    async def ask(self, prompt: str, *, model: str | None = None, tier: str | None = None) -> str:
+        """One short plain-text call; ``model`` defaults to ``agents.defaults.model``."""
+        model = model or self._default_model()
+        if not model:
+            raise ProviderNotConfigured(
+                "no model is configured. Run `nanofolks onboard`, or set agents.defaults.model in config.json"
+            )
+        request = LLMRequest(
+            model=model,
+            messages=(ChatMessage(role="user", content=prompt),),
+            temperature=0.0,
+            metadata={"purpose": "ask", **({"tier": tier} if tier else {})},
+        )
+        return (await self.complete(request)).content

@@ -1,4 +1,4 @@
-"""The memory contract: what a ``MemoryBackendSpec.factory`` must return, and the null backend.
+"""The null memory backend. The contract is :class:`nanofolks_core.contracts.MemoryBackend`.
 
 The pipeline calls ``record`` for every user and assistant message (cheap: a backend queues
 work and does extraction/embedding in the background, never an extra LLM request per
@@ -8,70 +8,15 @@ the prompt. ``config.memory.backend`` picks the backend (``auto``: the best inst
 
 from __future__ import annotations
 
-import time
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-import attrs
-
-
-@attrs.frozen(kw_only=True)
-class MemoryEvent:
-    """One message to remember. ``role`` is "user" or "assistant"; ``bot`` says which crew member spoke."""
-
-    id: str
-    room: str
-    role: str
-    text: str
-    bot: str | None = None
-    channel: str | None = None
-    ts: float = attrs.field(factory=time.time)
-
-
-@attrs.frozen(kw_only=True)
-class MemoryHit:
-    """A search result. ``kind``: "message", "fact", "entity", "preference"."""
-
-    id: str
-    text: str
-    room: str | None
-    ts: float
-    score: float
-    kind: str = "message"
-
-
-@runtime_checkable
-class MemoryBackend(Protocol):
-    """Built by ``factory(spec=..., config=<memory.<name> section or None>, data_root=Path)``."""
-
-    def record(self, event: MemoryEvent) -> None:
-        """Remember a message. Must return quickly (queue the work); never calls an LLM."""
-
-    async def context(self, query: str, *, room: str, bot: str, budget_tokens: int) -> str:
-        """A prompt section with relevant memories, entities and preferences, within the budget ('' if none).
-
-        Facts about the user travel across rooms; a room's conversation itself stays in its room.
-        """
-
-    def search(self, query: str, *, limit: int = 10, room: str | None = None) -> list[MemoryHit]:
-        """Ranked results, best first."""
-
-    def forget(self, *, entry_id: str | None = None, room: str | None = None) -> int:
-        """Delete one entry or everything from one room; returns how many entries went."""
-
-    def status(self) -> dict[str, Any]:
-        """Counts, sizes and backend name, for ``nanofolks memory status``."""
-
-    def flush(self) -> None:
-        """Finish queued work (called before the process exits and by tests)."""
-
-    def close(self) -> None:
-        """Flush and release files and connections."""
+from nanofolks_core.contracts import MemoryBackend, MemoryEvent, MemoryHit
 
 
 class NullMemory:
     """Remembers nothing: used when memory is off or no memory plugin is enabled."""
 
-    def __init__(self, *, spec: Any = None, config: Any = None, data_root: Any = None) -> None:
+    def __init__(self, *, spec: Any = None, config: Any = None, services: Any = None) -> None:
         pass
 
     def record(self, event: MemoryEvent) -> None:
@@ -94,3 +39,6 @@ class NullMemory:
 
     def close(self) -> None:
         return None
+
+
+__all__ = ["MemoryBackend", "MemoryEvent", "MemoryHit", "NullMemory"]

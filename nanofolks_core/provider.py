@@ -1,18 +1,14 @@
-"""The provider contract: what a ``ProviderSpec.factory`` must return.
+"""Provider errors. The provider protocol itself is :class:`nanofolks_core.contracts.Provider`.
 
 The core never imports a provider SDK. It finds the spec that serves a model name
-(``"vllm/my-model"``, ``"openrouter/anthropic/claude-sonnet-4"``), calls
-``factory(spec=spec, config=<the providers.<name> section object or None>)`` once per
-process, and drives the returned object's async methods.
+(``"vllm/my-model"``, ``"openrouter/anthropic/claude-sonnet-4"``), builds its runtime once per
+process (``factory(spec=, config=, services=)``) and drives its async methods.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol, runtime_checkable
-
+from nanofolks_core.contracts import Provider
 from nanofolks_core.errors import NanofolksError
-from nanofolks_core.messages import LLMRequest, LLMResponse
 
 
 class ProviderError(NanofolksError):
@@ -31,17 +27,4 @@ class ProviderNotConfigured(ProviderError):
     exit_code = 2
 
 
-@runtime_checkable
-class Provider(Protocol):
-    async def complete(self, request: LLMRequest, *, on_delta: Callable[[str], None] | None = None) -> LLMResponse:
-        """Send ``request``; when ``on_delta`` is given, stream and call it with each text piece.
-
-        Returns the whole response (content, tool calls, usage, cost) either way. Retries
-        transient errors with backoff; raises :class:`ProviderAuthError` on bad credentials
-        and :class:`ProviderError` when the provider stays unreachable.
-        """
-        ...
-
-    async def aclose(self) -> None:
-        """Release connections."""
-        ...
+__all__ = ["Provider", "ProviderAuthError", "ProviderError", "ProviderNotConfigured"]

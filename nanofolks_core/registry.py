@@ -8,56 +8,68 @@ import attrs
 
 from nanofolks_core import specs
 
-# kind -> (registration hook name, spec class). One row per registration hookspec.
-KIND_HOOKS: dict[str, tuple[str, type]] = {
-    "channel": ("nanofolks_register_channels", specs.ChannelSpec),
-    "provider": ("nanofolks_register_providers", specs.ProviderSpec),
-    "memory": ("nanofolks_register_memory_backends", specs.MemoryBackendSpec),
-    "session-store": ("nanofolks_register_session_stores", specs.SessionStoreSpec),
-    "router-tier": ("nanofolks_register_router_tiers", specs.TierSpec),
-    "tier-classifier": ("nanofolks_register_tier_classifiers", specs.ClassifierSpec),
-    "team": ("nanofolks_register_teams", specs.TeamSpec),
-    "skill": ("nanofolks_register_skills", specs.SkillSpec),
-    "skill-scanner": ("nanofolks_register_skill_scanners", specs.SkillScannerSpec),
-    "secret-store": ("nanofolks_register_secret_stores", specs.SecretStoreSpec),
-    "secret-pattern": ("nanofolks_register_secret_patterns", specs.SecretPatternSpec),
-    "tool": ("nanofolks_register_tools", specs.ToolSpec),
-    "command": ("nanofolks_register_commands", specs.CommandSpec),
-    "config-section": ("nanofolks_register_config_sections", specs.ConfigSectionSpec),
-}
+# kind -> (registration hook name, spec class), derived from the spec classes: adding a kind is
+# one spec class (naming its hook) plus its hookspec.
+KIND_HOOKS: dict[str, tuple[str, type]] = {cls.kind: (cls.hook, cls) for cls in specs.SPEC_CLASSES}
 
 
 @attrs.frozen
 class Registration:
     spec: Any
     plugin: str
+    why: str = "registered first"
 
 
 @attrs.frozen
 class Conflict:
+    """Two plugins registered the same kind and name; ``kept``'s spec is used, ``dropped``'s ignored."""
+
     kind: str
     name: str
     kept: str
     dropped: str
+    #: Why ``kept`` won: "built-in" or "installed first".
+    why: str = "registered first"
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.name!r} is registered by {self.kept} and {self.dropped}; {self.kept}'s is used"
+        if self.kept == self.dropped:
+            return f"{self.kind} {self.name!r} is registered twice by {self.kept}; the first is used"
+        if self.why == "built-in":
+            fix = "a plugin cannot replace a built-in by name"
+        else:
+            fix = f"to use {self.dropped}'s, disable {self.kept} (`nanofolks plugins disable {self.kept}`)"
+        return (
+            f"{self.kind} {self.name!r} is registered by both {self.kept} and {self.dropped}: "
+            f"{self.kept}'s is used ({self.why}), {self.dropped}'s is ignored; {fix}"
+        )
 
 
 class Registry:
-    """Specs by kind and name. Later plugins replace built-ins; two others conflict."""
+    """Specs by kind and name. Names are unique: the first plugin to register one keeps it.
+
+    The loader adds built-ins first, then plugins in install order, so a plugin can never
+    silently take over another's team, tool or backend; every clash is kept in ``conflicts``.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Registration]] = {kind: {} for kind in KIND_HOOKS}
         self.conflicts: list[Conflict] = []
 
-    def add(self, spec: Any, plugin: str, *, replaces_builtin: bool, builtin_plugins: frozenset[str]) -> None:
+    def add(self, spec: Any, plugin: str, *, why: str = "registered first") -> None:
+        """Add ``spec`` for ``plugin`` unless its name is taken (then record a :class:`Conflict`).
+
+        ``why`` says why this plugin comes before later ones ("built-in", "installed first").
+        """
         table = self._entries[spec.kind]
         current = table.get(spec.name)
-        if current is not None and not (replaces_builtin and current.plugin in builtin_plugins):
-            self.conflicts.append(Conflict(spec.kind, spec.name, current.plugin, plugin))
+        if current is not None:
+            self.conflicts.append(Conflict(spec.kind, spec.name, current.plugin, plugin, current.why))
             return
-        table[spec.name] = Registration(spec, plugin)
+        table[spec.name] = Registration(spec, plugin, why)
+
+    def conflicts_for(self, kind: str, name: str) -> list[Conflict]:
+        """The clashes over one name (for commands that take it, like ``team use``)."""
+        return [c for c in self.conflicts if c.kind == kind and c.name == name]
 
     def get(self, kind: str, name: str) -> Any | None:
         entry = self._entries[kind].get(name)

@@ -16,6 +16,8 @@ import attrs
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _IMPORT_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+# "package:relative/path" to package data; no absolute paths, no climbing out with "..".
+_RESOURCE_RE = re.compile(r"^[A-Za-z_][\w.]*:(?!/)[\w.\-]+(?:/[\w.\-]+)*/?$")
 
 
 def _check_name(_inst: object, attribute: attrs.Attribute, value: str) -> None:
@@ -29,6 +31,14 @@ def _check_name(_inst: object, attribute: attrs.Attribute, value: str) -> None:
 def _check_import_string(_inst: object, attribute: attrs.Attribute, value: str) -> None:
     if not isinstance(value, str) or not _IMPORT_RE.match(value):
         raise ValueError(f"{attribute.name} {value!r} is not an import string of the form 'package.module:attribute'")
+
+
+def _check_resource(_inst: object, attribute: attrs.Attribute, value: str) -> None:
+    if not isinstance(value, str) or not _RESOURCE_RE.match(value) or ".." in value.partition(":")[2].split("/"):
+        raise ValueError(
+            f"{attribute.name} {value!r} is not a package resource of the form 'package:relative/path' "
+            "(e.g. 'my_team:data/team.toml')"
+        )
 
 
 def _check_optional_class(_inst: object, attribute: attrs.Attribute, value: object) -> None:
@@ -50,6 +60,8 @@ class Spec:
     """Fields shared by every spec: a unique ``name`` within its kind and a one-line ``summary``."""
 
     kind: ClassVar[str] = ""
+    #: The registration hook (in hookspecs.py) that contributes specs of this kind.
+    hook: ClassVar[str] = ""
     name: str = attrs.field(validator=_check_name)
     summary: str = ""
 
@@ -71,6 +83,14 @@ class RuntimeSpec(Spec):
         """Import and return the runtime object named by ``factory``."""
         return import_object(self.factory)
 
+    def build(self, config: Any, services: Any) -> Any:
+        """Build the runtime the one way every kind is built: ``factory(spec=, config=, services=)``.
+
+        ``config`` is this contribution's own validated config section (or None); ``services``
+        the :class:`nanofolks_core.contracts.Services` of the plugin that registered it.
+        """
+        return self.load()(spec=self, config=config, services=services)
+
     def config_section(self) -> str | None:
         """Dotted path of this contribution's config section, or None if it has none."""
         if self.config_class is None or self.section_root is None:
@@ -83,6 +103,7 @@ class ChannelSpec(RuntimeSpec):
     """A chat channel (terminal, Telegram, ...). Config section ``channels.<name>``."""
 
     kind: ClassVar[str] = "channel"
+    hook: ClassVar[str] = "nanofolks_register_channels"
     section_root: ClassVar[str | None] = "channels"
 
 
@@ -95,6 +116,7 @@ class ProviderSpec(RuntimeSpec):
     """
 
     kind: ClassVar[str] = "provider"
+    hook: ClassVar[str] = "nanofolks_register_providers"
     section_root: ClassVar[str | None] = "providers"
     env_keys: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     model_prefixes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
@@ -105,6 +127,7 @@ class MemoryBackendSpec(RuntimeSpec):
     """A memory backend. Config section ``memory.<name>``."""
 
     kind: ClassVar[str] = "memory"
+    hook: ClassVar[str] = "nanofolks_register_memory_backends"
     section_root: ClassVar[str | None] = "memory"
 
 
@@ -113,6 +136,7 @@ class SessionStoreSpec(RuntimeSpec):
     """Storage for room history (files by default; a shared database later). Section ``storage.<name>``."""
 
     kind: ClassVar[str] = "session-store"
+    hook: ClassVar[str] = "nanofolks_register_session_stores"
     section_root: ClassVar[str | None] = "storage"
 
 
@@ -125,16 +149,25 @@ class TierSpec(Spec):
     """
 
     kind: ClassVar[str] = "router-tier"
+    hook: ClassVar[str] = "nanofolks_register_router_tiers"
     rank: int = 0
     default_model: str | None = None
 
 
 @attrs.frozen(kw_only=True)
-class ClassifierSpec(RuntimeSpec):
-    """A tier classifier: decides which router tier a message needs. Section ``routing.<name>``."""
+class RouterSpec(RuntimeSpec):
+    """A router: picks the model tier for each user message (:class:`nanofolks_core.contracts.Router`).
 
-    kind: ClassVar[str] = "tier-classifier"
+    Its config section is ``routing`` itself (``config_class`` describes the whole section);
+    the core uses the first registered router.
+    """
+
+    kind: ClassVar[str] = "router"
+    hook: ClassVar[str] = "nanofolks_register_routers"
     section_root: ClassVar[str | None] = "routing"
+
+    def config_section(self) -> str | None:
+        return self.section_root if self.config_class is not None else None
 
 
 @attrs.frozen(kw_only=True)
@@ -142,8 +175,9 @@ class TeamSpec(Spec):
     """A team persona pack. ``resource`` is ``"package:relative/file.toml"`` shipped as package data."""
 
     kind: ClassVar[str] = "team"
+    hook: ClassVar[str] = "nanofolks_register_teams"
     title: str = ""
-    resource: str = attrs.field(validator=_check_import_string)
+    resource: str = attrs.field(validator=_check_resource)
 
 
 @attrs.frozen(kw_only=True)
@@ -151,7 +185,8 @@ class SkillSpec(Spec):
     """A skill: a folder with a SKILL.md, named ``"package:relative/dir"``."""
 
     kind: ClassVar[str] = "skill"
-    resource: str = attrs.field(validator=_check_import_string)
+    hook: ClassVar[str] = "nanofolks_register_skills"
+    resource: str = attrs.field(validator=_check_resource)
 
 
 @attrs.frozen(kw_only=True)
@@ -159,6 +194,7 @@ class SkillScannerSpec(RuntimeSpec):
     """A security scanner for skills (bandit, ...)."""
 
     kind: ClassVar[str] = "skill-scanner"
+    hook: ClassVar[str] = "nanofolks_register_skill_scanners"
 
 
 @attrs.frozen(kw_only=True)
@@ -169,6 +205,7 @@ class SecretStoreSpec(RuntimeSpec):
     """
 
     kind: ClassVar[str] = "secret-store"
+    hook: ClassVar[str] = "nanofolks_register_secret_stores"
     priority: int = 0
 
 
@@ -177,6 +214,7 @@ class SecretPatternSpec(Spec):
     """A regular expression that recognises a credential, for the secret sanitizer."""
 
     kind: ClassVar[str] = "secret-pattern"
+    hook: ClassVar[str] = "nanofolks_register_secret_patterns"
     pattern: str
 
     def __attrs_post_init__(self) -> None:
@@ -188,15 +226,41 @@ class SecretPatternSpec(Spec):
 
 @attrs.frozen(kw_only=True)
 class ToolSpec(RuntimeSpec):
-    """A tool bots may call.
+    """A tool bots may call. Config section ``tools.<name>``.
 
-    A bot gets a tool when its role lists the tool's name (``nanofolks_core.crew.roles``) or
-    when ``roles`` names that role, so plugins can hand new tools to existing roles.
+    ``factory`` names a plain function (its signature and docstring are the schema) or a
+    class built as ``cls(spec=, config=, services=)``; see :mod:`nanofolks_core.tools`.
+    ``roles``: ``("*",)`` (the default) offers the tool to every bot; otherwise the crew roles
+    it is offered to. A role also gets the tools its own definition lists (``crew/roles.py``).
     """
 
     kind: ClassVar[str] = "tool"
+    hook: ClassVar[str] = "nanofolks_register_tools"
     section_root: ClassVar[str | None] = "tools"
-    roles: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    roles: tuple[str, ...] = attrs.field(default=("*",), converter=tuple)
+
+    @roles.validator
+    def _check_roles(self, _attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+        if not value:
+            raise ValueError(
+                f"tool {self.name!r}: roles is empty, so no bot would be offered it; "
+                'leave roles out (every bot) or name the roles, e.g. roles=("coder",)'
+            )
+        if value == ("*",):
+            return
+        # Imported here: most tools offer themselves to every bot and never pay for it.
+        from nanofolks_core.crew.roles import ROLE_ORDER
+
+        unknown = [role for role in value if role not in ROLE_ORDER]
+        if unknown:
+            raise ValueError(
+                f"tool {self.name!r}: unknown role {unknown[0]!r} in roles; "
+                f"known roles: {', '.join(ROLE_ORDER)} (or '*' for every bot)"
+            )
+
+    def offered_to(self, role: str) -> bool:
+        """Whether ``roles`` offers this tool to a bot of ``role``."""
+        return self.roles == ("*",) or role in self.roles
 
 
 @attrs.frozen(kw_only=True)
@@ -204,9 +268,11 @@ class CommandSpec(Spec):
     """A top-level CLI command: ``factory`` names a click command or group, imported when run."""
 
     kind: ClassVar[str] = "command"
+    hook: ClassVar[str] = "nanofolks_register_commands"
     factory: str = attrs.field(validator=_check_import_string)
 
     def load(self) -> Any:
+        """Import and return the click command named by ``factory``."""
         return import_object(self.factory)
 
 
@@ -215,6 +281,7 @@ class ConfigSectionSpec:
     """A config section owned by a plugin that is not tied to one spec (``routing``, ``routines``)."""
 
     kind: ClassVar[str] = "config-section"
+    hook: ClassVar[str] = "nanofolks_register_config_sections"
     path: str = attrs.field()
     config_class: type = attrs.field(validator=_check_optional_class)
 
@@ -226,3 +293,22 @@ class ConfigSectionSpec:
     @property
     def name(self) -> str:
         return self.path
+
+
+#: Every spec class, one per registration hook: the registry and the docs derive their tables from it.
+SPEC_CLASSES: tuple[type, ...] = (
+    ChannelSpec,
+    ProviderSpec,
+    MemoryBackendSpec,
+    SessionStoreSpec,
+    TierSpec,
+    RouterSpec,
+    TeamSpec,
+    SkillSpec,
+    SkillScannerSpec,
+    SecretStoreSpec,
+    SecretPatternSpec,
+    ToolSpec,
+    CommandSpec,
+    ConfigSectionSpec,
+)

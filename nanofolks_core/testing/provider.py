@@ -21,13 +21,18 @@ from typing import Any
 import attrs
 
 from nanofolks_core.api import ProviderSpec, hookimpl
+from nanofolks_core.contracts import Services
 from nanofolks_core.messages import ChatMessage, LLMRequest, LLMResponse, ToolCall, Usage
 from nanofolks_core.provider import ProviderAuthError, ProviderError, ProviderNotConfigured
+from nanofolks_core.secret import Secret
 
 
 @attrs.define(kw_only=True)
 class LocalProviderConfig:
+    """``providers.local``: ``apiBase`` of the server; ``apiKey`` inline, ``env:NAME`` or ``keyring:NAME``."""
+
     api_base: str | None = None
+    api_key: Secret | None = None
 
 
 @hookimpl
@@ -57,10 +62,14 @@ def _message(message: ChatMessage) -> dict[str, Any]:
 
 
 class LocalHTTPProvider:
-    def __init__(self, *, spec: ProviderSpec, config: LocalProviderConfig | None) -> None:
+    """Built like every provider: ``LocalHTTPProvider(spec=, config=, services=)``."""
+
+    def __init__(self, *, spec: ProviderSpec, config: LocalProviderConfig | None, services: Services) -> None:
         if config is None or not config.api_base:
             raise ProviderNotConfigured("providers.local.apiBase is not set")
         self.api_base = config.api_base.rstrip("/")
+        # Resolved when built, so a missing env variable or keyring entry fails the first call clearly.
+        self.api_key = services.secret(config.api_key) if config.api_key is not None else "test"
 
     async def complete(self, request: LLMRequest, *, on_delta: Callable[[str], None] | None = None) -> LLMResponse:
         body = {"model": request.model.split("/", 1)[-1], "messages": [_message(m) for m in request.messages]}
@@ -91,7 +100,7 @@ class LocalHTTPProvider:
         request = urllib.request.Request(  # noqa: S310 - tests point it at 127.0.0.1
             f"{self.api_base}/chat/completions",
             data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": "Bearer test"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
             method="POST",
         )
         try:

@@ -9,7 +9,6 @@ import pytest
 
 from nanofolks_core.api import (
     ChannelSpec,
-    ClassifierSpec,
     CommandSpec,
     ConfigSectionSpec,
     InboundMessage,
@@ -18,6 +17,7 @@ from nanofolks_core.api import (
     MemoryBackendSpec,
     OutboundMessage,
     ProviderSpec,
+    RouterSpec,
     SecretPatternSpec,
     SecretStoreSpec,
     SessionStoreSpec,
@@ -217,7 +217,7 @@ EVERY_KIND = {
     "nanofolks_register_memory_backends": MemoryBackendSpec(name="k", factory="a.b:C"),
     "nanofolks_register_session_stores": SessionStoreSpec(name="k", factory="a.b:C"),
     "nanofolks_register_router_tiers": TierSpec(name="k", rank=3),
-    "nanofolks_register_tier_classifiers": ClassifierSpec(name="k", factory="a.b:C"),
+    "nanofolks_register_routers": RouterSpec(name="k", factory="a.b:C"),
     "nanofolks_register_teams": TeamSpec(name="k", resource="a:b.toml"),
     "nanofolks_register_skills": SkillSpec(name="k", resource="a:b"),
     "nanofolks_register_skill_scanners": SkillScannerSpec(name="k", factory="a.b:C"),

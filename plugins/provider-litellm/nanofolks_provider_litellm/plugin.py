@@ -12,7 +12,7 @@ from nanofolks_provider_litellm.config import ProviderConfig
 
 NANOFOLKS_API = "1.0"
 
-#: The runtime every spec names; called as ``LiteLLMProvider(spec=spec, config=config)``.
+#: The runtime every spec names; called as ``LiteLLMProvider(spec=, config=, services=)``.
 FACTORY = "nanofolks_provider_litellm.provider:LiteLLMProvider"
 
 __all__ = ["FACTORY", "NANOFOLKS_API", "ProviderConfig", "nanofolks_register_providers"]

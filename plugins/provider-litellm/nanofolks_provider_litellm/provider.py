@@ -1,6 +1,6 @@
 """``LiteLLMProvider``: the runtime behind every provider this plugin registers.
 
-The core calls ``LiteLLMProvider(spec=spec, config=<ProviderConfig or None>)`` once per
+The core calls ``LiteLLMProvider(spec=, config=<ProviderConfig or None>, services=)`` once per
 process and then ``await provider.complete(request, on_delta=...)``. Configuration
 problems (no key, no apiBase) are reported before litellm is imported, so they are
 instant. Transient failures are retried here, with backoff and jitter, and nowhere
@@ -21,10 +21,19 @@ from typing import Any
 
 import attrs
 
-from nanofolks_core import paths
-from nanofolks_core.api import ChatMessage, LLMRequest, LLMResponse, ProviderSpec, Usage
-from nanofolks_core.provider import ProviderAuthError, ProviderError, ProviderNotConfigured
-from nanofolks_core.secret import SecretUnavailable
+from nanofolks_core.api import (
+    ChatMessage,
+    LLMRequest,
+    LLMResponse,
+    ProviderAuthError,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderSpec,
+    SecretUnavailable,
+    Services,
+    Usage,
+    config_path,
+)
 from nanofolks_provider_litellm import runtime
 from nanofolks_provider_litellm.catalog import ProviderInfo, info_for
 from nanofolks_provider_litellm.config import ProviderConfig
@@ -83,13 +92,13 @@ class LiteLLMProvider:
         *,
         spec: ProviderSpec,
         config: ProviderConfig | None = None,
-        secret_lookup: Callable[[str], str | None] | None = None,
+        services: Services | None = None,
     ) -> None:
-        """``secret_lookup`` resolves ``keyring:NAME`` api keys (the core passes its secret stores)."""
+        """``services.secret`` resolves ``env:`` and ``keyring:NAME`` api keys through the registered stores."""
         self.spec = spec
         self.config = config if config is not None else ProviderConfig()
         self.info: ProviderInfo = info_for(spec.name)
-        self._secret_lookup = secret_lookup
+        self._services = services
 
     def __repr__(self) -> str:
         return f"LiteLLMProvider({self.spec.name!r}, endpoint={self.endpoint!r})"
@@ -115,7 +124,7 @@ class LiteLLMProvider:
         if self.info.needs_api_base and not self.config.api_base:
             raise ProviderNotConfigured(
                 f"providers.{self.spec.name}.apiBase is not set; point it at your server, "
-                f"e.g. http://127.0.0.1:8000/v1 (in {paths.config_path()})"
+                f"e.g. http://127.0.0.1:8000/v1 (in {config_path()})"
             )
         return self.config.api_base
 
@@ -125,7 +134,12 @@ class LiteLLMProvider:
         config_key = f"providers.{name}.apiKey"
         if self.config.api_key is not None:
             try:
-                return ApiKey(self.config.api_key.reveal(self._secret_lookup), self._describe_config_key())
+                value = (
+                    self._services.secret(self.config.api_key)
+                    if self._services is not None
+                    else self.config.api_key.reveal()
+                )
+                return ApiKey(value, self._describe_config_key())
             except SecretUnavailable as exc:
                 raise ProviderNotConfigured(f"{config_key} cannot be read: {exc}") from None
         for variable in self.spec.env_keys:
@@ -138,7 +152,7 @@ class LiteLLMProvider:
         first = self.spec.env_keys[0] if self.spec.env_keys else f"{name.upper()}_API_KEY"
         raise ProviderNotConfigured(
             f"no API key for {name}: export {variables}, or set {config_key} "
-            f'(e.g. "apiKey": "env:{first}") in {paths.config_path()}, or run `nanofolks onboard`'
+            f'(e.g. "apiKey": "env:{first}") in {config_path()}, or run `nanofolks onboard`'
         )
 
     def _describe_config_key(self) -> str:

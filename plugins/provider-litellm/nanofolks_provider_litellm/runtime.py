@@ -18,7 +18,7 @@ from types import ModuleType
 
 import attrs
 
-from nanofolks_core.provider import ProviderError
+from nanofolks_core.api import ProviderError
 
 
 @attrs.frozen

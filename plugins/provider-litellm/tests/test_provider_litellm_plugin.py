@@ -180,7 +180,7 @@ def test_missing_key_or_api_base_fails_fast_without_importing_litellm(tmp_path):
 def test_key_lookup_order_config_then_environment_variables(monkeypatch):
     from nanofolks_provider_litellm.provider import LiteLLMProvider
 
-    from nanofolks_core.api import ProviderSpec, Secret
+    from nanofolks_core.api import ProviderSpec, Secret, Services
 
     for variable in KEY_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
@@ -192,7 +192,9 @@ def test_key_lookup_order_config_then_environment_variables(monkeypatch):
     configured = LiteLLMProvider(
         spec=gemini,
         config=ProviderConfig(api_key=Secret.parse("keyring:gemini")),
-        secret_lookup={"gemini": "from-the-store"}.get,
+        services=Services(
+            plugin="provider-litellm", data_root="/nonexistent", secret_lookup={"gemini": "from-the-store"}.get
+        ),
     )
     key = configured.resolve_api_key()
     assert (key.value, key.source) == ("from-the-store", "providers.gemini.apiKey = keyring:gemini")

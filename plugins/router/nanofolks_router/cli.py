@@ -10,8 +10,7 @@ from typing import Any
 
 import click
 
-from nanofolks_core.app import App
-from nanofolks_core.errors import UsageError
+from nanofolks_core.api import App, ChatMessage, LLMRequest, UsageError
 from nanofolks_router.analytics import UNKNOWN, build_report
 from nanofolks_router.prices import PriceBook
 from nanofolks_router.router import TierRouterImpl
@@ -25,7 +24,7 @@ STICKY_RULE = (
 
 
 def _router(app: App) -> TierRouterImpl:
-    return TierRouterImpl(data_root=app.data_root, tiers=app.registry.all("router-tier"), sections=app.config.sections)
+    return app.build(app.registry.get("router", "tiers"))
 
 
 def _money(value: float | str) -> str:
@@ -144,16 +143,13 @@ def test_message(app: App, message: str, as_json: bool, layer2: bool) -> None:
 async def _preview(app: App, router: TierRouterImpl, message: str, default_model: str | None, layer2: bool) -> Any:
     if not layer2:
         return await router.preview(message, default_model=default_model)
-    from nanofolks_core.llm import LLMClient
-    from nanofolks_core.messages import ChatMessage, LLMRequest
-
     cheapest = router.table.cheapest()
     model = router.table.resolve(cheapest, default_model).model if cheapest else default_model
     if not model:
         raise UsageError(
             f"--layer2 needs a model: set routing.tiers.simple.model or agents.defaults.model in {app.config_path}"
         )
-    client = LLMClient(app.registry, app.config.sections, app.host.pipe)
+    client = app.llm
 
     async def ask(prompt: str, model: str | None = model, tier: str | None = cheapest) -> str:
         request = LLMRequest(

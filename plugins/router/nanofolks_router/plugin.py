@@ -1,5 +1,5 @@
-"""Entry module of ``nanofolks-router``: registers the tiers, the classifier, the ``routing``
-config section and the ``routing`` command. Imports only attrs and the core's API; the
+"""Entry module of ``nanofolks-router``: registers the tiers, the router (which owns the
+``routing`` config section) and the ``routing`` command. Imports only attrs and the core's API; the
 router itself (:mod:`nanofolks_router.router`) is imported when the core first routes.
 
 Tiers and ranks (higher is stronger and dearer): simple 1, medium 2, complex 3, coding 3,
@@ -11,12 +11,12 @@ asked in a coding room still moves the room up to reasoning.
 
 from __future__ import annotations
 
-from nanofolks_core.api import ClassifierSpec, CommandSpec, ConfigSectionSpec, TierSpec, hookimpl
+from nanofolks_core.api import CommandSpec, RouterSpec, TierSpec, hookimpl
 from nanofolks_router.config import RoutingConfig, TierConfig, TierPrice
 
 NANOFOLKS_API = "1.0"
 
-#: The runtime the core builds: ``TierRouterImpl(spec=, config=None, data_root=, tiers=, sections=)``.
+#: The runtime the core builds: ``TierRouterImpl(spec=, config=<the routing section>, services=)``.
 ROUTER_FACTORY = "nanofolks_router.router:TierRouterImpl"
 
 TIERS = (
@@ -35,9 +35,8 @@ __all__ = [
     "TierConfig",
     "TierPrice",
     "nanofolks_register_commands",
-    "nanofolks_register_config_sections",
     "nanofolks_register_router_tiers",
-    "nanofolks_register_tier_classifiers",
+    "nanofolks_register_routers",
 ]
 
 
@@ -48,19 +47,16 @@ def nanofolks_register_router_tiers(register):
 
 
 @hookimpl
-def nanofolks_register_tier_classifiers(register):
+def nanofolks_register_routers(register):
+    # The router's config_class is its section: ``routing`` in config.json.
     register(
-        ClassifierSpec(
+        RouterSpec(
             name="tiers",
             summary="Two layers: local rules (~0.1 ms), the cheapest model only when unsure; sticky per room",
             factory=ROUTER_FACTORY,
+            config_class=RoutingConfig,
         )
     )
-
-
-@hookimpl
-def nanofolks_register_config_sections(register):
-    register(ConfigSectionSpec(path="routing", config_class=RoutingConfig))
 
 
 @hookimpl

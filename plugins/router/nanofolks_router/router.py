@@ -31,14 +31,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from nanofolks_core.api import NanofolksError
-from nanofolks_core.routing import AskLLM, RouteDecision
+from nanofolks_core.api import AskLLM, NanofolksError, RouteDecision, Services
 from nanofolks_router.classifier import Classification, TierClassifier
 from nanofolks_router.config import RoutingConfig
 from nanofolks_router.store import RoomTier, RoutingStore
@@ -72,24 +70,24 @@ class Preview:
 
 
 class TierRouterImpl:
-    """The ``tiers`` classifier's runtime; built by the core as
-    ``TierRouterImpl(spec=, config=None, data_root=, tiers=[TierSpec ...], sections={...})``.
+    """The ``tiers`` router's runtime; built by the core as
+    ``TierRouterImpl(spec=, config=<the routing section>, services=)``. The tiers are the
+    registered ``TierSpec``s (``services.registered("router-tier")``).
     """
 
     def __init__(
         self,
         *,
-        data_root: Path,
-        tiers: Iterable[Any],
-        sections: dict[str, Any] | None = None,
+        services: Services,
         spec: Any = None,
-        config: Any = None,
+        config: RoutingConfig | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.spec = spec
-        self.config: RoutingConfig = (sections or {}).get("routing") or RoutingConfig()
-        self.table = TierTable(tiers, self.config)
-        self.store = RoutingStore(data_root)
+        self.config: RoutingConfig = config or RoutingConfig()
+        self.table = TierTable(services.registered("router-tier"), self.config)
+        # <data root>/routing/ predates per-plugin folders; kept so existing rooms keep their tiers.
+        self.store = RoutingStore(services.data_root)
         self.classifier = TierClassifier()
         self._clock = clock
 

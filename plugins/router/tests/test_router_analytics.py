@@ -8,12 +8,25 @@ import json
 import pytest
 from nanofolks_router.analytics import build_report
 from nanofolks_router.config import RoutingConfig
-from nanofolks_router.plugin import TIERS
 from nanofolks_router.prices import PriceBook
 from nanofolks_router.router import TierRouterImpl
 
 from nanofolks_core.config import structure_section
 from nanofolks_core.messages import ChatMessage, LLMRequest, LLMResponse, Usage
+
+
+def router_services(data_root):
+    """What the core hands the router: its data folder and the registered tiers."""
+    from nanofolks_router.plugin import TIERS as REGISTERED_TIERS
+
+    from nanofolks_core.api import Services
+
+    return Services(
+        plugin="router",
+        data_root=data_root,
+        registered=lambda kind: list(REGISTERED_TIERS) if kind == "router-tier" else [],
+    )
+
 
 HAS_LITELLM = importlib.util.find_spec("litellm") is not None
 
@@ -21,7 +34,7 @@ HAS_LITELLM = importlib.util.find_spec("litellm") is not None
 def make_router(data_root, tiers: dict) -> TierRouterImpl:
     section, issues = structure_section({"tiers": tiers}, RoutingConfig, "routing")
     assert not issues, issues
-    return TierRouterImpl(data_root=data_root, tiers=list(TIERS), sections={"routing": section})
+    return TierRouterImpl(config=section, services=router_services(data_root))
 
 
 def call(router, tier, model, prompt, completion, cost=None, metadata=None):

@@ -12,6 +12,20 @@ import pytest
 
 from nanofolks_core.messages import ChatMessage, LLMRequest, LLMResponse, Usage
 
+
+def router_services(data_root):
+    """What the core hands the router: its data folder and the registered tiers."""
+    from nanofolks_router.plugin import TIERS as REGISTERED_TIERS
+
+    from nanofolks_core.api import Services
+
+    return Services(
+        plugin="router",
+        data_root=data_root,
+        registered=lambda kind: list(REGISTERED_TIERS) if kind == "router-tier" else [],
+    )
+
+
 GUIDE_CONFIG = {
     "agents": {"defaults": {"model": "vllm/default"}},
     "routing": {
@@ -97,7 +111,6 @@ def test_a_misspelt_tier_is_an_error_without_traceback(cli_runner, nanofolks_hom
 
 
 def test_routing_analytics_reports_recorded_usage_and_savings(cli_runner, nanofolks_home):
-    from nanofolks_router.plugin import TIERS
     from nanofolks_router.router import TierRouterImpl
 
     write_config(nanofolks_home, GUIDE_CONFIG)
@@ -109,7 +122,7 @@ def test_routing_analytics_reports_recorded_usage_and_savings(cli_runner, nanofo
     from nanofolks_core.config import structure_section
 
     section, _ = structure_section(GUIDE_CONFIG["routing"], RoutingConfig, "routing")
-    router = TierRouterImpl(data_root=nanofolks_home, tiers=list(TIERS), sections={"routing": section})
+    router = TierRouterImpl(config=section, services=router_services(nanofolks_home))
     for tier, model, prompt, completion in [
         ("simple", "vllm/small", 400_000, 100_000),
         ("medium", "vllm/medium", 10, 5),
@@ -134,14 +147,13 @@ def test_routing_reset_forgets_sticky_tiers(cli_runner, nanofolks_home):
     import asyncio
 
     from nanofolks_router.config import RoutingConfig
-    from nanofolks_router.plugin import TIERS
     from nanofolks_router.router import TierRouterImpl
 
     from nanofolks_core.config import structure_section
 
     write_config(nanofolks_home, GUIDE_CONFIG)
     section, _ = structure_section(GUIDE_CONFIG["routing"], RoutingConfig, "routing")
-    router = TierRouterImpl(data_root=nanofolks_home, tiers=list(TIERS), sections={"routing": section})
+    router = TierRouterImpl(config=section, services=router_services(nanofolks_home))
 
     async def no_llm(prompt: str) -> str:
         raise AssertionError("no layer-2 call expected")

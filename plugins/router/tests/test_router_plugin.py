@@ -10,7 +10,7 @@ import textwrap
 
 from nanofolks_router import plugin
 
-from nanofolks_core.routing import TierRouter
+from nanofolks_core.api import Router, Services
 
 
 def test_discovery_imports_nothing_heavy(tmp_path):
@@ -34,25 +34,23 @@ def test_discovery_imports_nothing_heavy(tmp_path):
     )
 
 
-def test_the_plugin_registers_tiers_classifier_section_and_command(register_plugin):
+def test_the_plugin_registers_tiers_router_section_and_command(register_plugin):
     registry = register_plugin(plugin, "router")
     ranks = {spec.name: spec.rank for spec in registry.all("router-tier")}
     assert ranks == {"simple": 1, "medium": 2, "complex": 3, "coding": 3, "reasoning": 4}
-    classifier = registry.get("tier-classifier", "tiers")
-    assert classifier.factory == "nanofolks_router.router:TierRouterImpl"
-    assert classifier.config_section() is None  # the whole "routing" section is the ConfigSectionSpec's
+    router = registry.get("router", "tiers")
+    assert router.factory == "nanofolks_router.router:TierRouterImpl"
+    assert router.config_section() == "routing"  # the router owns the whole "routing" section
     assert registry.config_sections()["routing"] is plugin.RoutingConfig
     assert registry.get("command", "routing").load().name == "routing"
 
 
 def test_the_factory_builds_a_tier_router_with_the_cores_arguments(register_plugin, tmp_path):
     registry = register_plugin(plugin, "router")
-    spec = registry.get("tier-classifier", "tiers")
+    spec = registry.get("router", "tiers")
     section = plugin.RoutingConfig(tiers={"simple": plugin.TierConfig(model="vllm/small")})
-    router = spec.load()(
-        spec=spec, config=None, data_root=tmp_path, tiers=registry.all("router-tier"), sections={"routing": section}
-    )
-    assert isinstance(router, TierRouter)
+    router = spec.build(section, Services(plugin="router", data_root=tmp_path, registered=registry.all))
+    assert isinstance(router, Router)
 
     async def ask(prompt: str, model: str | None = None, tier: str | None = None) -> str:
         raise AssertionError("a greeting must not cost an LLM call")

@@ -7,11 +7,24 @@ from pathlib import Path
 
 import pytest
 from nanofolks_router.config import RoutingConfig
-from nanofolks_router.plugin import TIERS
 from nanofolks_router.router import TierRouterImpl
 
 from nanofolks_core.config import structure_section
 from nanofolks_core.provider import ProviderError
+
+
+def router_services(data_root):
+    """What the core hands the router: its data folder and the registered tiers."""
+    from nanofolks_router.plugin import TIERS as REGISTERED_TIERS
+
+    from nanofolks_core.api import Services
+
+    return Services(
+        plugin="router",
+        data_root=data_root,
+        registered=lambda kind: list(REGISTERED_TIERS) if kind == "router-tier" else [],
+    )
+
 
 ALL_TIERS = {
     "simple": {"model": "vllm/small"},
@@ -28,9 +41,7 @@ def make_router(data_root: Path, routing: dict | None = None, clock=None) -> Tie
     section, issues = structure_section({"tiers": ALL_TIERS, **(routing or {})}, RoutingConfig, "routing")
     assert not issues, issues
     kwargs = {"clock": clock} if clock else {}
-    return TierRouterImpl(
-        spec=None, config=None, data_root=data_root, tiers=list(TIERS), sections={"routing": section}, **kwargs
-    )
+    return TierRouterImpl(config=section, services=router_services(data_root), **kwargs)
 
 
 class RecordingAsk:
@@ -72,9 +83,9 @@ def test_each_guide_example_gets_its_tier_and_model_without_an_llm_call(tmp_path
 def test_routing_off_or_without_any_tier_model_returns_none(tmp_path):
     assert route(make_router(tmp_path / "a", {"enabled": False}), "Prove that 2 is prime") is None
     section, _ = structure_section({}, RoutingConfig, "routing")
-    bare = TierRouterImpl(data_root=tmp_path / "b", tiers=list(TIERS), sections={"routing": section})
+    bare = TierRouterImpl(config=section, services=router_services(tmp_path / "b"))
     assert route(bare, "Prove that 2 is prime") is None
-    assert TierRouterImpl(data_root=tmp_path / "c", tiers=list(TIERS), sections={}).active is False
+    assert TierRouterImpl(services=router_services(tmp_path / "c")).active is False
 
 
 # -- fallback when a tier has no model ---------------------------------------------------

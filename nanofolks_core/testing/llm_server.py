@@ -80,6 +80,12 @@ class Reply:
     ``retry-after``/``retry-after-ms`` headers clients honour between retries, so retry
     tests stay fast.  ``delay`` seconds are slept before answering (for timeout tests).
     Token counts default to ceil(chars / 4).
+
+    Fault modes for a broken server or proxy: ``raw_body`` (bytes or str) is sent as the
+    whole body (with ``status``, 200 by default, and ``content_type``) instead of a completion, streaming or not
+    (an HTML login page, ``b""``, ``"not json"``, ``{"choices": []}``...); ``stall``
+    seconds are slept after the headers and first chunk of a stream (a server that goes
+    quiet mid-reply).  :meth:`FakeLLMServer.hang_next` makes requests hang.
     """
 
     content: str = ""
@@ -91,6 +97,9 @@ class Reply:
     completion_tokens: int | None = None
     finish_reason: str | None = None  # None: "tool_calls" if tool_calls else "stop"
     retry_after: float | None = None
+    raw_body: bytes | str | None = None
+    content_type: str = "text/html; charset=utf-8"
+    stall: float = 0.0
 
     @property
     def is_error(self) -> bool:
@@ -177,6 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
         index, reply = fake._next_reply(body, authorized)
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.raw_body is not None:
+            return self._raw(reply)
         if reply.is_error:
             status = reply.status if reply.status >= 400 else 500
             headers = (
@@ -216,6 +227,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.close_connection = True
 
+    def _raw(self, reply: Reply) -> None:
+        data = reply.raw_body.encode() if isinstance(reply.raw_body, str) else reply.raw_body
+        self.send_response(reply.status)
+        for name, value in {
+            "Content-Type": reply.content_type,
+            "Content-Length": str(len(data)),
+            "Connection": "close",
+        }.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
     def _error(self, status: int, message: str, headers: dict | None = None) -> None:
         kind, code = _ERROR_KINDS.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
         self._json(status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, headers)
@@ -227,9 +251,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")  # no length: the stream ends when we close
         self.end_headers()
         self.close_connection = True
-        for chunk in self.server.fake._chunks(body, reply, index):
+        for number, chunk in enumerate(self.server.fake._chunks(body, reply, index)):
             self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
             self.wfile.flush()
+            if number == 0 and reply.stall:
+                time.sleep(reply.stall)
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
 
@@ -358,6 +384,15 @@ class FakeLLMServer:
         message = message or f"Simulated HTTP {status} from FakeLLMServer"
         with self._lock:
             self._failures.extend(Reply(status=status, error=message, retry_after=retry_after) for _ in range(times))
+
+    def hang_next(self, seconds: float = 3600.0, times: int = 1) -> None:
+        """Make the next ``times`` chat requests hang ``seconds`` before any byte of the answer.
+
+        Like :meth:`fail_next`, hangs come before scripted replies and do not consume them.
+        The hanging request thread is a daemon: it never blocks :meth:`stop` or interpreter exit.
+        """
+        with self._lock:
+            self._failures.extend(Reply(content="(answer after a hang)", delay=seconds) for _ in range(times))
 
     def reset(self) -> None:
         """Forget recorded requests, scripted replies and pending failures (the handler stays)."""

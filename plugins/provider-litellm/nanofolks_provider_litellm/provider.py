@@ -5,7 +5,12 @@ process and then ``await provider.complete(request, on_delta=...)``. Configurati
 problems (no key, no apiBase) are reported before litellm is imported, so they are
 instant. Transient failures are retried here, with backoff and jitter, and nowhere
 else: litellm and the openai SDK are told not to retry, so ``maxRetries: 3`` means at
-most four HTTP requests.
+most four HTTP requests. ``timeout`` bounds the whole call, retries included.
+
+A 200 answer that is not a chat completion (an HTML login page from a proxy, an empty or
+non-JSON body, JSON without choices, a plain body where an event stream was asked for) is an
+error with that label, not a reply, and is not retried: the same server would say the same.
+Credentials written into ``apiBase`` (``https://user:pass@host``) never appear in a message.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from nanofolks_core.api import (
 )
 from nanofolks_provider_litellm import runtime
 from nanofolks_provider_litellm.catalog import ProviderInfo, info_for
-from nanofolks_provider_litellm.config import ProviderConfig
+from nanofolks_provider_litellm.config import CONNECT_TIMEOUT, ProviderConfig
 from nanofolks_provider_litellm.convert import (
     Completion,
     StreamAssembler,
@@ -61,6 +66,11 @@ AUTH_STATUSES = frozenset({401, 403})
 # Wrapped errors repeat it: "litellm.MidStreamFallbackError: litellm.APIConnectionError: ...".
 _LITELLM_DECORATION = re.compile(r"^(?:litellm\.\w+:\s*|\w+Error:\s*|\w+Exception\s+-\s*)+")
 
+# "scheme://user:password@host": the user-info part is replaced before a URL is shown.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+# litellm's message for a 200 body it could not parse: "... Received: '<body>'. Check ..."
+_RECEIVED_BODY = re.compile(r"Empty or invalid response from LLM endpoint\. Received: '(.*)'", re.DOTALL)
+
 # Providers that have made a call and not been closed; litellm's HTTP clients are shared by
 # all of them, so they are closed when the last one is.
 _open_providers: weakref.WeakSet[LiteLLMProvider] = weakref.WeakSet()
@@ -82,6 +92,7 @@ class _Failure:
     transient: bool
     auth: bool
     retry_after: float | None
+    unusable_body: str | None = None  # "an HTML page", "an empty body" ... for a 200 that is no completion
 
 
 class LiteLLMProvider:
@@ -107,8 +118,10 @@ class LiteLLMProvider:
 
     @property
     def endpoint(self) -> str:
-        """Where requests go: ``apiBase`` if set, else the provider's public API."""
-        return self.config.api_base or self.info.endpoint or f"litellm's default {self.spec.name} endpoint"
+        """Where requests go: ``apiBase`` (credentials masked) if set, else the provider's public API."""
+        if self.config.api_base:
+            return mask_url_credentials(self.config.api_base)
+        return self.info.endpoint or f"litellm's default {self.spec.name} endpoint"
 
     def litellm_model(self, model: str) -> str:
         """The litellm model name for a nanofolks one.
@@ -170,42 +183,58 @@ class LiteLLMProvider:
         _open_providers.add(self)
         kwargs = self._litellm_kwargs(request, key, api_base)
         attempts = self.config.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            assembler = StreamAssembler()
-            try:
-                if on_delta is None:
-                    completion = await self._call(lib, kwargs)
-                else:
-                    completion = await self._stream(lib, kwargs, assembler, on_delta)
-            except lib.api_error as exc:
-                failure = self._classify(lib, exc, key)
-                if failure.auth:
-                    raise ProviderAuthError(self._auth_message(key, failure)) from None
-                if assembler.text_so_far:
-                    # Part of the reply is already on the user's screen: a retry would repeat it.
-                    raise ProviderError(
-                        f"{self.spec.name}: the reply from {self.endpoint} broke off after "
-                        f"{len(assembler.text_so_far)} characters: {failure.description}"
-                    ) from exc
-                if not failure.transient:
-                    raise ProviderError(self._rejected_message(request.model, failure)) from exc
-                if attempt == attempts:
-                    raise ProviderError(
-                        f"{self.spec.name} failed at {self.endpoint} after {attempts} "
-                        f"attempt{'s' if attempts > 1 else ''}: {failure.description}. Check the service and "
-                        f"your network; providers.{self.spec.name}.maxRetries sets how often to retry"
-                    ) from exc
-                await asyncio.sleep(self._delay(attempt, failure.retry_after))
-                continue
-            return self._response(lib, request, kwargs["model"], completion)
+        state = _CallState()
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                for attempt in range(1, attempts + 1):
+                    state.attempt, state.assembler = attempt, StreamAssembler()
+                    try:
+                        if on_delta is None:
+                            completion = await self._call(lib, kwargs)
+                        else:
+                            completion = await self._stream(lib, kwargs, state.assembler, on_delta)
+                    except lib.api_error as exc:
+                        failure = state.last_failure = self._classify(lib, exc, key)
+                        self._raise_if_final(request, key, failure, state, attempts, exc)
+                        await asyncio.sleep(self._delay(attempt, failure.retry_after))
+                        continue
+                    return self._response(lib, request, kwargs["model"], completion)
+        except TimeoutError:
+            raise ProviderError(self._out_of_time_message(state)) from None
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _raise_if_final(
+        self, request: LLMRequest, key: ApiKey, failure: _Failure, state: _CallState, attempts: int, exc: Exception
+    ) -> None:
+        """Raise the error for a failed attempt unless it is worth another try."""
+        if failure.auth:
+            raise ProviderAuthError(self._auth_message(key, failure)) from None
+        if failure.unusable_body:
+            raise ProviderError(self._unusable_body_message(request.model, failure.unusable_body)) from None
+        shown = state.assembler.text_so_far if state.assembler else ""
+        if shown:
+            # Part of the reply is already on the user's screen: a retry would repeat it.
+            raise ProviderError(
+                f"{self.spec.name}: the reply from {self.endpoint} broke off after "
+                f"{len(shown)} characters: {failure.description}"
+            ) from exc
+        if not failure.transient:
+            raise ProviderError(self._rejected_message(request.model, failure)) from exc
+        if state.attempt == attempts:
+            raise ProviderError(
+                f"{self.spec.name} failed at {self.endpoint} after {attempts} "
+                f"attempt{'s' if attempts > 1 else ''}: {failure.description}. Check the service and "
+                f"your network; providers.{self.spec.name}.maxRetries sets how often to retry"
+            ) from exc
 
     def _litellm_kwargs(self, request: LLMRequest, key: ApiKey, api_base: str | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": self.litellm_model(request.model),
             "messages": to_litellm_messages(request.messages),
             "api_key": key.value or NO_KEY_PLACEHOLDER,
-            "timeout": self.config.timeout,
+            # An httpx.Timeout: connecting gets CONNECT_TIMEOUT, then readTimeout of silence
+            # ends an attempt. The whole call is bounded by `timeout` in complete().
+            "timeout": self._attempt_timeout(),
             # Retries are ours (see the module docstring): litellm's own need tenacity, and
             # the openai SDK under it would retry 5xx twice more per attempt.
             "num_retries": 0,
@@ -226,13 +255,17 @@ class LiteLLMProvider:
             kwargs["extra_headers"] = dict(self.config.extra_headers)
         return kwargs
 
+    def _attempt_timeout(self) -> Any:
+        import httpx  # loaded with litellm by now; this module is only imported for a call
+
+        read = min(self.config.read_timeout, self.config.timeout)
+        return httpx.Timeout(read, connect=min(CONNECT_TIMEOUT, read))
+
     async def _call(self, lib: runtime.LiteLLM, kwargs: dict[str, Any]) -> Completion:
         response = await lib.module.acompletion(**kwargs)
         completion = completion_from_response(response)
         if completion is None:
-            raise ProviderError(
-                f"{self.spec.name} at {self.endpoint} answered with no choices (model {kwargs['model']})"
-            )
+            raise ProviderError(self._unusable_body_message(kwargs["model"], "JSON without any choices"))
         return completion
 
     async def _stream(
@@ -243,11 +276,24 @@ class LiteLLMProvider:
         on_delta: Callable[[str], None],
     ) -> Completion:
         stream = await lib.module.acompletion(**kwargs, stream=True, stream_options={"include_usage": True})
+        # litellm turns a body it cannot parse as events into an empty, "finished" stream;
+        # the content type the server sent tells a real (if empty) answer from a web page.
+        headers = (getattr(stream, "_hidden_params", None) or {}).get("additional_headers") or {}
+        content_type = str(headers.get("llm_provider-content-type") or "").lower()
+        if "html" in content_type:
+            raise ProviderError(self._unusable_body_message(kwargs["model"], "an HTML page"))
         async for chunk in stream:
             text = assembler.add(chunk)
             if text:
                 on_delta(text)
-        return assembler.result()
+        completion = assembler.result()
+        if not (completion.content or completion.tool_calls) and content_type:
+            if str(headers.get("llm_provider-content-length")) == "0":
+                raise ProviderError(self._unusable_body_message(kwargs["model"], "an empty body"))
+            if not any(kind in content_type for kind in ("event-stream", "stream", "ndjson")):
+                what = f"a {content_type.split(';')[0].strip()} body instead of an event stream"
+                raise ProviderError(self._unusable_body_message(kwargs["model"], what))
+        return completion
 
     def _response(self, lib: runtime.LiteLLM, request: LLMRequest, model: str, completion: Completion) -> LLMResponse:
         reported = completion.reported_model
@@ -319,8 +365,15 @@ class LiteLLMProvider:
         connection_trouble = socket_error is not None or isinstance(exc, module.APIConnectionError)
         text = _LITELLM_DECORATION.sub("", str(getattr(exc, "message", None) or exc)).strip()
         broken_stream = isinstance(exc, getattr(module.exceptions, "MidStreamFallbackError", ()))
-        if isinstance(exc, module.Timeout):
-            description = f"timed out after {self.config.timeout:g} s"
+        # A body litellm could not read is reported as a made-up HTTP 500; a real 5xx keeps its status.
+        unusable = _unusable_body(exc, text) if not connection_trouble and status in (None, 500) else None
+        if unusable:
+            description = f"answered 200 with {unusable}"
+        elif isinstance(exc, module.Timeout):
+            if _in_chain(exc, "ConnectTimeout"):
+                description = f"could not connect within {self._attempt_timeout().connect:g} s"
+            else:
+                description = f"timed out: the server sent nothing for {self._attempt_timeout().read:g} s"
         elif broken_stream:
             description = text  # "Stream ended before a finish_reason was received", ...
         elif isinstance(socket_error, ConnectionRefusedError):
@@ -333,14 +386,38 @@ class LiteLLMProvider:
             description = f"HTTP {status}: {text}"
         if key.value and len(key.value) >= 8:  # a short placeholder would mask ordinary words
             description = description.replace(key.value, "***")
-        transient = (
+        description = mask_url_credentials(description)
+        transient = not unusable and (
             connection_trouble or broken_stream or status is None or status in TRANSIENT_STATUSES or status >= 500
         )
         return _Failure(
             description=description.rstrip("."),
             transient=transient,
-            auth=not (connection_trouble or broken_stream) and status in AUTH_STATUSES,
+            auth=not (connection_trouble or broken_stream or unusable) and status in AUTH_STATUSES,
             retry_after=_retry_after(exc),
+            unusable_body=unusable,
+        )
+
+    def _unusable_body_message(self, model: str, what: str) -> str:
+        return (
+            f"the server at {self.endpoint} answered 200 with {what}, not a chat completion (model {model!r}). "
+            f"Check providers.{self.spec.name}.apiBase: it must be the OpenAI-compatible API (often ending in /v1), "
+            "not a web page, a login page or a proxy in front of it"
+        )
+
+    def _out_of_time_message(self, state: _CallState) -> str:
+        limit = f"{self.config.timeout:g} s"
+        shown = state.assembler.text_so_far if state.assembler else ""
+        if shown:
+            return (
+                f"{self.spec.name}: the reply from {self.endpoint} broke off after {len(shown)} characters: "
+                f"not finished within {limit} (providers.{self.spec.name}.timeout)"
+            )
+        tries = f"{state.attempt} attempt{'s' if state.attempt != 1 else ''}"
+        last = f"; last: {state.last_failure.description}" if state.last_failure else ""
+        return (
+            f"{self.spec.name}: no answer from {self.endpoint} within {limit} ({tries}{last}). "
+            f"Check that the server is up and not overloaded; providers.{self.spec.name}.timeout sets this bound"
         )
 
     def _auth_message(self, key: ApiKey, failure: _Failure) -> str:
@@ -383,6 +460,50 @@ class LiteLLMProvider:
         await litellm.close_litellm_async_clients()
         # Closed clients stay in litellm's cache and would fail the next call: drop them.
         litellm.in_memory_llm_clients_cache.flush_cache()
+
+
+@attrs.define
+class _CallState:
+    """Where a call stands, for the message when its time runs out."""
+
+    attempt: int = 0
+    assembler: StreamAssembler | None = None
+    last_failure: _Failure | None = None
+
+
+def mask_url_credentials(text: str) -> str:
+    """``text`` with the user/password part of every URL in it replaced by ``***``."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
+
+
+def _in_chain(exc: BaseException, class_name: str) -> BaseException | None:
+    """The first exception named ``class_name`` in ``exc``'s cause/context chain, or None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ == class_name:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _unusable_body(exc: BaseException, text: str) -> str | None:
+    """What a 200 answer litellm could not read as a completion was ("an HTML page" ...), or None."""
+    received = _RECEIVED_BODY.search(text)
+    if received is not None:
+        body = received.group(1).strip()
+        if not body:
+            return "an empty body"
+        if "<html" in body[:500].lower() or body[:500].lower().startswith("<!doctype"):
+            return "an HTML page"
+        return "a body that is not JSON"
+    if "response with no 'choices'" in text:
+        return "JSON without any choices"
+    decode_error = _in_chain(exc, "JSONDecodeError")
+    if decode_error is not None:
+        return "an empty body" if not str(getattr(decode_error, "doc", "x")).strip() else "a body that is not JSON"
+    return None
 
 
 def _socket_error(exc: BaseException) -> OSError | None:

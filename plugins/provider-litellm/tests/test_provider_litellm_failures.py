@@ -124,13 +124,15 @@ def test_an_unknown_model_points_at_the_model_name(litellm_runtime, llm_server):
 
 def test_a_slow_server_times_out_and_is_retried(litellm_runtime, llm_server):
     llm_server.push(Reply(content="too late", delay=2.0), "in time")
-    response = complete("vllm", api_base=llm_server.base_url, timeout=0.3)
+    response = complete("vllm", api_base=llm_server.base_url, read_timeout=0.3)
     assert response.content == "in time"
     assert len(llm_server.requests) == 2
     llm_server.push(Reply(content="too late", delay=2.0))
     with pytest.raises(ProviderError) as info:
-        complete("vllm", api_base=llm_server.base_url, timeout=0.3, max_retries=0)
-    assert str(info.value).startswith(f"vllm failed at {llm_server.base_url} after 1 attempt: timed out after 0.3 s")
+        complete("vllm", api_base=llm_server.base_url, read_timeout=0.3, max_retries=0)
+    assert str(info.value).startswith(
+        f"vllm failed at {llm_server.base_url} after 1 attempt: timed out: the server sent nothing for 0.3 s"
+    )
 
 
 def test_nothing_listening_names_the_endpoint(litellm_runtime):

@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from nanofolks_core.provider import ProviderAuthError, ProviderError, ProviderNotConfigured
     from nanofolks_core.secret import Secret, SecretUnavailable
     from nanofolks_core.sessions import SessionMessage
+    from nanofolks_core.text import clean_text
 
 #: Marks a function in a plugin module as a hook implementation.
 hookimpl = pluggy.HookimplMarker("nanofolks")
@@ -89,6 +90,8 @@ _LAZY = {
     "App": "nanofolks_core.app",
     "StorageError": "nanofolks_core.errors",
     "SessionMessage": "nanofolks_core.sessions",
+    # Text policy: lone surrogates become U+FFFD; apply to text before storing or embedding it.
+    "clean_text": "nanofolks_core.text",
     "config_path": "nanofolks_core.paths",
     "data_root": "nanofolks_core.paths",
     "ChatMessage": "nanofolks_core.messages",
@@ -172,6 +175,7 @@ __all__ = [
     "ToolSpec",
     "Usage",
     "UsageError",
+    "clean_text",
     "config_path",
     "data_root",
     "hookimpl",

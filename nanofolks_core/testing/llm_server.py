@@ -495,3 +495,9 @@ class FakeLLMServer:
         yield chunk({}, finish)
         if (body.get("stream_options") or {}).get("include_usage"):
             yield {**base, "choices": [], "usage": usage}
+
+
+if __name__ == "__main__":  # python -m nanofolks_core.testing.llm_server: see llm_server_cli.py
+    from nanofolks_core.testing.llm_server_cli import main
+
+    raise SystemExit(main())

@@ -35,6 +35,13 @@ class PluginEntryPoint:
 
         return import_object(self.value)
 
+    def installed_at(self) -> float:
+        """When the distribution was installed (its metadata folder's mtime): first-installed wins name clashes."""
+        try:
+            return os.stat(self._meta_dir).st_mtime
+        except OSError:
+            return float("inf")
+
     def keywords(self) -> list[str]:
         """The distribution's ``Keywords`` (read only when asked: disabled plugins' kinds)."""
         headers = _read_headers(self._meta_dir)

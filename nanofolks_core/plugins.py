@@ -7,7 +7,11 @@ Our own loop over the ``nanofolks.plugins`` entry points replaces pluggy's
 * each plugin's import and registration is isolated: one broken plugin never breaks the
   others or the CLI, and its failure is recorded in the load report;
 * ``NANOFOLKS_STRICT_PLUGINS=1`` re-raises instead (development and CI);
-* ``NANOFOLKS_TRACE_HOOKS=1`` prints every hook call to stderr.
+* ``NANOFOLKS_TRACE_HOOKS=1`` prints every hook call to stderr;
+* hook implementations that cannot be called as written (a wrapper on a registration hook, an
+  ``async def`` or unmarked generator on a pipeline hook) fail their plugin at load, with the reason;
+* a plugin whose pipeline hook raises at run time is switched off, and stays off in later
+  processes until ``plugins enable`` or a new version (see ``plugin_state``).
 
 Which plugins load (the first rule that matches wins; essential plugins always load):
 
@@ -15,8 +19,12 @@ Which plugins load (the first rule that matches wins; essential plugins always l
 ``NANOFOLKS_DISABLE_PLUGINS`` names it  disabled (env)
 ``NANOFOLKS_LOAD_PLUGINS`` is set       loaded only if it names the plugin, else disabled (env)
 ``plugins.disabled`` in config.json     disabled (config)
+switched off at run time (same version) failed
 otherwise                              enabled
 =====================================  ===================
+
+Names users type are unique: when two plugins register the same kind and name, the built-in's
+(or else the first-installed plugin's) spec is kept and the clash is reported in ``plugins list``.
 """
 
 from __future__ import annotations
@@ -24,25 +32,32 @@ from __future__ import annotations
 import os
 import sys
 import time
-import traceback
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pluggy
 
 from nanofolks_core import entry_points as entry_point_scanner
-from nanofolks_core import hookspecs
+from nanofolks_core import hookspecs, plugin_state
 from nanofolks_core.api_version import API_VERSION, is_compatible
 from nanofolks_core.entry_points import PluginEntryPoint
 from nanofolks_core.errors import NanofolksError
+from nanofolks_core.event_hooks import RESULT_TYPES, EventCall, describe, unsupported_hooks, where
 from nanofolks_core.registry import KIND_HOOKS, Registry
 
 ENTRY_POINT_GROUP = "nanofolks.plugins"
 #: Built-in plugins that cannot be disabled: without them nothing works.
 ESSENTIAL = frozenset({"core"})
-#: Distributions whose plugins count as built-in defaults (replaceable by others' specs).
+#: Distributions whose plugins count as built-in: their specs win name clashes.
 BUILTIN_DISTRIBUTIONS = frozenset({"nanofolks"})
+
+#: Hooks called once per process with ``register``; every other hookspec is a pipeline event.
+REGISTRATION_HOOKS = frozenset(hook for hook, _ in KIND_HOOKS.values())
+EVENT_HOOKS = frozenset(
+    name for name in dir(hookspecs) if name.startswith("nanofolks_") and name not in REGISTRATION_HOOKS
+)
 
 ENABLED = "enabled"
 DISABLED_CONFIG = "disabled (config)"
@@ -70,6 +85,8 @@ class PluginRecord:
     essential: bool = False
     builtin: bool = False
     load_ms: float | None = None
+    #: Name clashes with other plugins, one sentence each (see ``Registry.conflicts``).
+    clashes: list[str] = attrs.Factory(list)
 
     @property
     def loaded(self) -> bool:
@@ -102,18 +119,8 @@ def decide_state(name: str, config_disabled: Iterable[str], env: Mapping[str, st
     return ENABLED, None
 
 
-def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _where(exc: BaseException) -> str:
-    """The innermost frame of a plugin's exception, so the reason says where it broke."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return ""
-    frame = frames[-1]
-    return f" ({os.path.basename(frame.filename)}:{frame.lineno})"
+_one_line = describe
+_where = where
 
 
 def installed_entry_points() -> list[PluginEntryPoint]:
@@ -124,8 +131,10 @@ def installed_entry_points() -> list[PluginEntryPoint]:
 class PluginHost:
     """A pluggy manager with our plugins loaded, the load report, and the registry."""
 
-    def __init__(self, *, strict: bool | None = None, trace: bool | None = None) -> None:
+    def __init__(self, *, strict: bool | None = None, trace: bool | None = None, data_root: Path | None = None) -> None:
+        """``data_root``: where run-time switch-offs are remembered (None: only in this process)."""
         env = os.environ
+        self.data_root = data_root
         self.strict = env.get("NANOFOLKS_STRICT_PLUGINS", "") not in ("", "0") if strict is None else strict
         self.pm = pluggy.PluginManager("nanofolks")
         self.pm.add_hookspecs(hookspecs)
@@ -148,6 +157,7 @@ class PluginHost:
         """Import and register every installed plugin that is not disabled."""
         env = os.environ if env is None else env
         config_disabled = list(config_disabled)
+        failures = plugin_state.load(self.data_root) if self.data_root is not None else {}
         for ep in installed_entry_points() if entry_points is None else entry_points:
             record = PluginRecord(
                 name=ep.name,
@@ -166,6 +176,9 @@ class PluginHost:
             self.records[ep.name] = record
             self.entry_points[ep.name] = ep
             record.state, record.reason = decide_state(ep.name, config_disabled, env)
+            switched_off = plugin_state.failure_for(failures, ep.name, ep.dist_version)
+            if record.state == ENABLED and switched_off and ep.name not in ESSENTIAL:
+                record.state, record.reason = FAILED, switched_off
             if record.state != ENABLED:
                 continue
             started = time.perf_counter()
@@ -201,6 +214,11 @@ class PluginHost:
         if unknown:
             self.pm.unregister(module)
             self._fail(record, f"registration failed: unknown hook(s) {', '.join(unknown)}", LookupError(unknown))
+            return record
+        problems = unsupported_hooks(self.pm, module, REGISTRATION_HOOKS)
+        if problems:
+            self.pm.unregister(module)
+            self._fail(record, f"unsupported hook: {'; '.join(problems)}", TypeError(problems))
         return record
 
     def _fail(self, record: PluginRecord, reason: str, exc: BaseException) -> None:
@@ -247,64 +265,96 @@ class PluginHost:
                         raise
                     self._fail(record, f"{hook_name} raised {_one_line(exc)}{_where(exc)}", exc)
 
-        builtin = frozenset(name for name, rec in self.records.items() if rec.builtin)
-        order = sorted(staged, key=lambda plugin: (plugin not in builtin, plugin))
-        for plugin in order:
+        for plugin in self._registration_order(staged):
             record = self.records.get(plugin)
             if record is not None and record.state != ENABLED:
                 self.unregister(plugin)
                 continue
             for spec in staged[plugin]:
-                self.registry.add(spec, plugin, replaces_builtin=plugin not in builtin, builtin_plugins=builtin)
+                self.registry.add(spec, plugin, why=self._precedence(plugin))
         for name, record in self.records.items():
-            if record.state == ENABLED:
-                record.contributions = self.registry.by_plugin(name)
-                record.kinds = sorted(record.contributions)
-                if not record.kinds and self.pm.get_plugin(name) is not None:
-                    record.kinds = ["events"]
+            if record.state != ENABLED:
+                continue
+            record.contributions = self.registry.by_plugin(name)
+            # Kinds say what a plugin offers, even where a clash means another plugin's spec is used.
+            kinds = {spec.kind for spec in staged.get(name, [])}
+            plugin_obj = self.pm.get_plugin(name)
+            if plugin_obj is not None and any(c.name in EVENT_HOOKS for c in self.pm.get_hookcallers(plugin_obj) or []):
+                kinds.add("events")
+            record.kinds = sorted(kinds)
+            record.clashes = [str(c) for c in self.registry.conflicts if name in (c.kept, c.dropped)]
         return self.registry
+
+    def _precedence(self, plugin: str) -> str:
+        record = self.records.get(plugin)
+        if record is not None and record.builtin:
+            return "built-in"
+        return "installed first" if plugin in self.entry_points else "registered first"
+
+    def _registration_order(self, staged: dict[str, list[Any]]) -> list[str]:
+        """Built-ins first, then plugins by install time: the first to claim a name keeps it."""
+        position = {name: index for index, name in enumerate(self.records)}
+
+        def key(plugin: str) -> tuple[bool, float, int, str]:
+            record = self.records.get(plugin)
+            entry = self.entry_points.get(plugin)
+            installed = entry.installed_at() if entry is not None else float("inf")
+            return (not (record and record.builtin), installed, position.get(plugin, len(position)), plugin)
+
+        return sorted(staged, key=key)
 
     # -- pipeline events ---------------------------------------------------------------
 
     def pipe(self, hook_name: str, arg_name: str, value: Any, **extra: Any) -> Any:
-        """Call a pipeline-event hook so each implementation sees the previous one's result.
+        """Run a pipeline-event hook as a chain: each implementation sees the previous one's result.
 
-        Implementations run in pluggy's call order; one returning None leaves the value as is.
-        An implementation that raises is switched off for the rest of the process and
-        reported (strict mode re-raises): one broken plugin must not sink every message.
+        pluggy's conventions hold (order, ``tryfirst``/``trylast``, wrappers; see
+        :mod:`nanofolks_core.event_hooks`). None keeps the value. An implementation that raises or
+        returns something that is not a ``type(value)`` is switched off for good (reported, and
+        remembered across processes); strict mode re-raises. ``LLMCallDenied`` propagates.
         """
-        for impl in self._event_impls(hook_name):
-            kwargs = {arg_name: value, **extra}
-            result = self._call_event(impl, hook_name, kwargs)
-            if result is not None:
-                value = result
-        return value
+        return self._event_call(hook_name, arg_name).run(
+            self._event_impls(hook_name), {arg_name: value, **extra}, type(value)
+        )
 
     def first(self, hook_name: str, **kwargs: Any) -> Any:
         """The first non-None result of a ``firstresult`` hook, with the same isolation as :meth:`pipe`."""
-        for impl in self._event_impls(hook_name):
-            result = self._call_event(impl, hook_name, kwargs)
-            if result is not None:
-                return result
-        return None
+        return self._event_call(hook_name, None).run(self._event_impls(hook_name), kwargs, RESULT_TYPES.get(hook_name))
+
+    def _event_call(self, hook_name: str, arg_name: str | None) -> EventCall:
+        caller = getattr(self.pm.hook, hook_name)
+        firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))
+        return EventCall(
+            hook_name,
+            firstresult=firstresult,
+            arg_name=arg_name,
+            fail=self._switch_off,
+            alive=lambda plugin: self.pm.get_plugin(plugin) is not None,
+        )
 
     def _event_impls(self, hook_name: str) -> list[Any]:
-        return list(reversed(getattr(self.pm.hook, hook_name).get_hookimpls()))
-
-    def _call_event(self, impl: Any, hook_name: str, kwargs: dict[str, Any]) -> Any:
+        # pluggy keeps implementations in reverse call order (wrappers last); it calls from the end.
+        impls = list(reversed(getattr(self.pm.hook, hook_name).get_hookimpls()))
         if self._trace:
-            sys.stderr.write(f"{hook_name} [plugin: {impl.plugin_name}]\n")
-        try:
-            return impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-        except Exception as exc:  # noqa: BLE001 - isolate a broken plugin; reported below, strict re-raises
-            record = self.records.get(impl.plugin_name)
-            reason = f"{hook_name} raised {_one_line(exc)}{_where(exc)}"
-            if self.strict or record is None:
-                raise
-            record.state, record.reason = FAILED, reason
-            self.unregister(impl.plugin_name)
-            sys.stderr.write(f"warning: plugin {impl.plugin_name} was switched off: {reason}\n")
-            return None
+            for impl in impls:
+                sys.stderr.write(f"{hook_name} [plugin: {impl.plugin_name}]\n")
+        return impls
+
+    def _switch_off(self, impl: Any, reason: str, exc: BaseException | None) -> None:
+        """A pipeline hook misbehaved: switch its plugin off here and, remembered, in later processes."""
+        record = self.records.get(impl.plugin_name)
+        if self.strict or record is None:
+            if exc is not None:
+                raise exc
+            raise PluginLoadError(f"plugin {impl.plugin_name!r}: {reason}")
+        record.state, record.reason = FAILED, f"switched off at run time: {reason}"
+        self.unregister(impl.plugin_name)
+        if self.data_root is not None and record.distribution != "(in process)":
+            plugin_state.record(self.data_root, record.name, record.version, reason)
+        sys.stderr.write(
+            f"warning: plugin {impl.plugin_name} was switched off: {reason}\n"
+            f"  (it stays off until `nanofolks plugins enable {impl.plugin_name}` or a new version)\n"
+        )
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -315,9 +365,13 @@ class PluginHost:
         return sorted(name for name, rec in self.records.items() if not rec.loaded)
 
 
-def discover(config_disabled: Iterable[str] = (), env: Mapping[str, str] | None = None) -> PluginHost:
-    """Load every installed plugin and build the registry."""
-    host = PluginHost()
+def discover(
+    config_disabled: Iterable[str] = (), env: Mapping[str, str] | None = None, data_root: Path | None = None
+) -> PluginHost:
+    """Load every installed plugin and build the registry (run-time switch-offs kept under ``data_root``)."""
+    from nanofolks_core import paths
+
+    host = PluginHost(data_root=data_root or paths.data_root())
     host.load_entry_points(config_disabled, env)
     host.build_registry()
     return host

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from nanofolks_core import config as config_mod
+from nanofolks_core import plugin_state
 from nanofolks_core.app import App
 from nanofolks_core.errors import UsageError
 from nanofolks_core.plugins import ENABLED, ESSENTIAL, PluginRecord, installed_entry_points
@@ -126,6 +127,8 @@ def info(app: App, name: str, as_json: bool) -> None:
             click.echo(f"  {kind:<15} {spec_name}" + (f" - {summary}" if summary else ""))
     if hooks:
         click.echo(f"  hooks:    {', '.join(hooks)}")
+    for clash in record.clashes:
+        click.echo(f"  warning:  {clash}")
 
 
 def _set_disabled(app: App, name: str, disabled: bool) -> None:
@@ -138,6 +141,10 @@ def _set_disabled(app: App, name: str, disabled: bool) -> None:
         suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
         raise UsageError(f"no plugin named {name!r} is installed.{suggestion} See `nanofolks plugins list --all`.")
     app.check_core_config()
+    if not disabled and plugin_state.clear(app.data_root, name):
+        click.echo(f"{name}: its run-time switch-off was cleared; it loads again from the next command.")
+        if name not in current:
+            return
     if (name in current) == disabled:
         click.echo(f"{name} is already {'disabled' if disabled else 'enabled'}.")
         return
@@ -165,7 +172,7 @@ def disable(app: App, name: str) -> None:
 @click.argument("name")
 @pass_app
 def enable(app: App, name: str) -> None:
-    """Enable a plugin disabled with `plugins disable`."""
+    """Enable a plugin disabled with `plugins disable`, or switched off after its hook raised."""
     _set_disabled(app, name, False)
 
 

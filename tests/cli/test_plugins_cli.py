@@ -119,3 +119,56 @@ def test_info_and_doctor(home, fixture_site, nanofolks_proc):
     assert any(r["plugin"] == "broken-import" and r["error"] for r in rows)
     core_rows = [r for r in rows if r["plugin"] == "core"]
     assert core_rows and all(r["error"] is None for r in core_rows)
+
+
+def test_a_plugin_cannot_take_over_another_plugins_team(home, fixture_site, nanofolks_proc):
+    """The impostor fixture registers `pirate` and `default`: team-pirate and the built-in keep them."""
+    listed = nanofolks_proc(["plugins", "list", "--all"], home, extra_path=fixture_site)
+    assert listed.code == 0, listed.err
+    assert (
+        "warning: team 'default' is registered by both core and impostor: core's is used (built-in), "
+        "impostor's is ignored" in listed.out
+    )
+    rows = _rows(nanofolks_proc(["plugins", "list", "--all", "--json"], home, extra_path=fixture_site))
+    assert rows["core"]["contributions"]["team"] == ["default"]
+    if "team-pirate" in rows:  # installed in the dev environment before the fixture site
+        assert "warning: team 'pirate' is registered by both team-pirate and impostor" in listed.out
+        assert rows["team-pirate"]["kinds"] == ["team"]  # not "events"
+        assert rows["team-pirate"]["contributions"] == {"team": ["pirate"]}
+    assert rows["impostor"]["kinds"] == ["team"]
+    assert rows["impostor"]["contributions"] == {}
+    info = nanofolks_proc(["plugins", "info", "impostor"], home, extra_path=fixture_site)
+    assert "warning:  team 'default' is registered by both core and impostor" in info.out
+
+
+def test_a_hook_switched_off_at_run_time_shows_as_failed_until_enabled(home, fixture_site, nanofolks_proc, llm_server):
+    import pytest
+
+    pytest.importorskip("nanofolks_provider_litellm")
+    (home / "config.json").write_text(
+        json.dumps(
+            {
+                "agents": {"defaults": {"model": "vllm/test-model"}},
+                "providers": {"vllm": {"apiBase": llm_server.base_url}},
+            }
+        )
+    )
+    chat = nanofolks_proc(["chat", "-m", "hello"], home, extra_path=fixture_site, env={"NANOFOLKS_FIXTURE_RAISE": "1"})
+    assert chat.code == 0, chat.err
+    assert "warning: plugin raising-hook was switched off: nanofolks_message_in raised RuntimeError" in chat.err
+    state_file = home / "plugin-failures.json"
+    assert state_file.stat().st_mode & 0o777 == 0o600
+
+    listed = nanofolks_proc(["plugins", "list"], home, extra_path=fixture_site)
+    row = next(line for line in listed.out.splitlines() if line.startswith("raising-hook "))
+    assert row.split()[3] == "failed"
+    assert "raising-hook failed: switched off at run time" in listed.out
+    assert "message_in broke on purpose" in listed.out
+    doctor = json.loads(nanofolks_proc(["plugins", "doctor", "--json"], home, extra_path=fixture_site).out)
+    assert any(r["plugin"] == "raising-hook" and "broke on purpose" in r["error"] for r in doctor)
+
+    enabled = nanofolks_proc(["plugins", "enable", "raising-hook"], home, extra_path=fixture_site)
+    assert enabled.code == 0 and "switch-off was cleared" in enabled.out
+    rows = _rows(nanofolks_proc(["plugins", "list", "--json"], home, extra_path=fixture_site))
+    assert rows["raising-hook"]["state"] == "enabled"
+    assert rows["raising-hook"]["kinds"] == ["events"]

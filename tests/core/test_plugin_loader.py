@@ -122,24 +122,40 @@ def test_unknown_hook_name_is_rejected(plugin_host):
         plugin_host.register_module(plugin(nanofolks_register_chanels=lambda register: None), "misspelt")
 
 
-def test_later_plugin_replaces_a_builtin_but_two_others_conflict():
+def test_names_are_unique_the_builtin_or_first_registered_keeps_a_name():
     from nanofolks_core.plugins import PluginRecord
 
     host = PluginHost(strict=False, trace=False)
-    for name, builtin, summary in [("core", True, "builtin"), ("one", False, "first"), ("two", False, "second")]:
+    for name, builtin, summary in [("one", False, "first"), ("two", False, "second"), ("core", True, "builtin")]:
         host.records[name] = PluginRecord(name=name, distribution=name, version="1", module=name, builtin=builtin)
         host.register_module(
             plugin(
                 nanofolks_register_channels=lambda register, s=summary: register(
                     ChannelSpec(name="terminal", summary=s, factory="a.b:C")
-                )
+                ),
+                nanofolks_register_teams=lambda register, s=summary: register(
+                    TeamSpec(name=f"team-{s}" if s != "second" else "team-first", resource="a:b.toml")
+                ),
             ),
             name,
             record=host.records[name],
         )
     registry = host.build_registry()
-    assert registry.get("channel", "terminal").summary == "first"
-    assert [str(c) for c in registry.conflicts] == ["channel 'terminal' is registered by one and two; one's is used"]
+    assert registry.get("channel", "terminal").summary == "builtin"  # registered last, but built-in
+    assert registry.owner("team", "team-first") == "one"
+    messages = [str(c) for c in registry.conflicts]
+    assert (
+        "channel 'terminal' is registered by both core and one: core's is used (built-in), one's is ignored; "
+        "a plugin cannot replace a built-in by name" in messages
+    )
+    assert (
+        "team 'team-first' is registered by both one and two: one's is used (registered first), two's is ignored; "
+        "to use two's, disable one (`nanofolks plugins disable one`)" in messages
+    )
+    # the plugin that lost every name still shows what it offers, and the clash
+    assert host.records["two"].kinds == ["channel", "team"]
+    assert host.records["two"].contributions == {}
+    assert any("team 'team-first'" in clash for clash in host.records["two"].clashes)
 
 
 def test_config_sections_come_from_specs(register_plugin):

@@ -1,25 +1,157 @@
-"""docs/hooks.md and the hookspecs agree, and every hook has a test (datasette's rule)."""
+"""docs/hooks.md and the hookspecs agree, every hook has a working example and a test (datasette's rule).
+
+The signature, docstring and kind line of every hook, the kinds table and the spec-records table
+in docs/hooks.md are generated from ``nanofolks_core/hookspecs.py`` and the spec classes; the
+examples and the "If it raises" lines are written by hand. After changing a hookspec, run
+
+    python tests/test_docs.py --update
+
+to rewrite the generated blocks (nothing else in the file is touched).
+"""
 
 from __future__ import annotations
 
 import inspect
 import re
+import sys
+import types
 from pathlib import Path
 
+import attrs
+import pytest
+
 from nanofolks_core import hookspecs
+from nanofolks_core.registry import KIND_HOOKS
 
 REPO = Path(__file__).resolve().parent.parent
+HOOKS_MD = REPO / "docs" / "hooks.md"
 HOOKS = sorted(name for name in vars(hookspecs) if name.startswith("nanofolks_"))
+BLOCK = re.compile(r"<!-- BEGIN generated: (\S+) -->\n.*?<!-- END generated -->", re.S)
+UPDATE_HINT = "docs/hooks.md is out of date with the code: run `python tests/test_docs.py --update`"
 
 
-def test_every_hook_is_documented_with_its_exact_signature():
-    doc = (REPO / "docs" / "hooks.md").read_text()
+def _hook_kind(name: str) -> tuple[str, type] | None:
+    return next(((kind, cls) for kind, (hook, cls) in KIND_HOOKS.items() if hook == name), None)
+
+
+def _signature(name: str) -> str:
+    return f"{name}{inspect.signature(getattr(hookspecs, name))}".replace("'", "")
+
+
+def _hook_block(name: str) -> str:
+    spec = getattr(hookspecs, name)
+    lines = ["```python", _signature(name), "```", "", inspect.getdoc(spec) or "(no docstring)"]
+    opts = getattr(spec, "nanofolks_spec", {}) or {}
+    if opts.get("firstresult"):
+        lines += ["", "`firstresult`: the first implementation returning something other than None decides."]
+    kind = _hook_kind(name)
+    if kind is not None:
+        section = getattr(kind[1], "section_root", None)
+        where = f"; config section `{section}.<name>`" if section else ""
+        lines += ["", f"Kind: `{kind[0]}`; record: `nanofolks_core.api.{kind[1].__name__}`{where}."]
+    return "\n".join(lines)
+
+
+def _kinds_table() -> str:
+    rows = ["| kind (`plugins list --kind`) | hook | record |", "|---|---|---|"]
+    rows += [f"| `{kind}` | `{hook}` | `{cls.__name__}` |" for kind, (hook, cls) in KIND_HOOKS.items()]
+    return "\n".join(rows)
+
+
+def _records_table() -> str:
+    rows = ["| record | fields | config section |", "|---|---|---|"]
+    for _kind, (_hook, cls) in KIND_HOOKS.items():
+        fields = ", ".join(f"`{field.name}`" for field in attrs.fields(cls))
+        root = getattr(cls, "section_root", None)
+        section = f"`{root}.<name>`" if root else ("`path`" if "path" in attrs.fields_dict(cls) else "—")
+        rows.append(f"| `{cls.__name__}` | {fields} | {section} |")
+    return "\n".join(rows)
+
+
+def generated(key: str) -> str:
+    """The text of one generated block of docs/hooks.md."""
+    if key == "kinds-table":
+        return _kinds_table()
+    if key == "records-table":
+        return _records_table()
+    if key in HOOKS:
+        return _hook_block(key)
+    raise KeyError(f"docs/hooks.md has a generated block {key!r} that nothing generates")
+
+
+def regenerate(doc: str) -> str:
+    return BLOCK.sub(lambda m: f"<!-- BEGIN generated: {m[1]} -->\n{generated(m[1])}\n<!-- END generated -->", doc)
+
+
+def hook_sections(doc: str) -> dict[str, str]:
+    """``{hook name: its section text}`` (from its ``###`` heading to the next heading)."""
+    parts = re.split(r"^(?=#{2,3} )", doc, flags=re.M)
+    return {m[1]: part for part in parts if (m := re.match(r"### `(nanofolks_\w+)`", part))}
+
+
+def test_generated_parts_match_the_hookspecs_and_spec_classes():
+    doc = HOOKS_MD.read_text()
+    assert regenerate(doc) == doc, UPDATE_HINT
+    keys = BLOCK.findall(doc)
+    assert {"kinds-table", "records-table", *HOOKS} <= set(keys), f"missing generated blocks; {UPDATE_HINT}"
+
+
+def test_every_hook_is_documented_with_its_exact_signature_and_docstring():
+    doc = HOOKS_MD.read_text()
+    sections = hook_sections(doc)
+    assert set(sections) == set(HOOKS), f"documented {sorted(set(sections) ^ set(HOOKS))} differ from hookspecs.py"
     for name in HOOKS:
-        assert f"### `{name}`" in doc, f"{name} has no heading in docs/hooks.md"
-        signature = f"{name}{inspect.signature(getattr(hookspecs, name))}".replace("'", "")
-        assert signature in doc, f"docs/hooks.md shows a different signature for {name}: expected {signature}"
-    documented = set(re.findall(r"^### `(nanofolks_\w+)`", doc, flags=re.M))
-    assert documented == set(HOOKS), f"docs/hooks.md documents hooks that do not exist: {documented - set(HOOKS)}"
+        assert _signature(name) in sections[name], f"{name}: signature differs; {UPDATE_HINT}"
+        assert inspect.getdoc(getattr(hookspecs, name)) in sections[name], f"{name}: docstring differs; {UPDATE_HINT}"
+
+
+def test_every_hook_has_an_example_and_says_what_happens_when_it_raises():
+    for name, section in hook_sections(HOOKS_MD.read_text()).items():
+        assert "If it raises:" in section, f"{name}: say what happens when an implementation raises"
+        examples = re.findall(r"Example:\n\n```python\n(.*?)```", section, re.S)
+        assert examples, f"{name}: no 'Example:' python block"
+        assert f"def {name}(" in examples[0] and "@hookimpl" in examples[0], f"{name}: the example must implement it"
+
+
+def _examples() -> dict[str, str]:
+    return {
+        name: re.findall(r"Example:\n\n```python\n(.*?)```", section, re.S)[0]
+        for name, section in hook_sections(HOOKS_MD.read_text()).items()
+    }
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_each_example_loads_as_a_plugin_and_does_what_it_says(name, plugin_host):
+    module = types.ModuleType(f"hooks_md_example_{name}")
+    exec(compile(_examples()[name], f"docs/hooks.md example for {name}", "exec"), module.__dict__)  # noqa: S102
+    plugin_host.register_module(module, "example")  # strict: a signature pluggy rejects raises here
+    registry = plugin_host.build_registry()
+    kind = _hook_kind(name)
+    if kind is not None:
+        assert registry.by_plugin("example").get(kind[0]), f"{name}: the example registered nothing"
+        return
+    from nanofolks_core.api import InboundMessage, LLMRequest, LLMResponse, OutboundMessage, ToolCall
+
+    if name == "nanofolks_message_in":
+        result = plugin_host.pipe(name, "message", InboundMessage(text="  hi  "))
+        assert isinstance(result, InboundMessage)
+    elif name == "nanofolks_message_out":
+        result = plugin_host.pipe(name, "message", OutboundMessage(text="hi", bot="leader"))
+        assert isinstance(result, OutboundMessage)
+    elif name == "nanofolks_before_llm_call":
+        result = plugin_host.pipe(name, "request", LLMRequest(model="local/m", messages=()))
+        assert isinstance(result, LLMRequest)
+    elif name == "nanofolks_after_llm_call":
+        request = LLMRequest(model="local/m", messages=())
+        result = plugin_host.pipe(name, "response", LLMResponse(content="ok", model="m"), request=request)
+        assert isinstance(result, LLMResponse)
+    elif name == "nanofolks_tool_call_check":
+        call = ToolCall(id="c1", name="run_shell", arguments={"command": "rm -rf /"})
+        reason = plugin_host.first(name, call=call, context={"room": "general", "bot": "coder", "role": "coder"})
+        assert isinstance(reason, str) and reason
+    else:  # a new pipeline hook: give its example a check here
+        pytest.fail(f"no check for the example of {name}")
+    assert plugin_host.records["example"].state == "enabled", plugin_host.records["example"].reason
 
 
 def test_every_hook_has_a_test():
@@ -33,3 +165,16 @@ def test_every_hook_has_a_test():
     text = "\n".join(p.read_text() for p in test_files if p.name != "test_docs.py")
     untested = [name for name in HOOKS if name not in text]
     assert not untested, f"hooks without a test: {untested}"
+
+
+def test_readme_links_every_page_in_docs():
+    readme = (REPO / "README.md").read_text()
+    for page in sorted((REPO / "docs").glob("*.md")):
+        assert f"(docs/{page.name})" in readme, f"README.md's Documentation list does not link docs/{page.name}"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--update"]:
+        sys.exit("usage: python tests/test_docs.py --update   (rewrites the generated blocks of docs/hooks.md)")
+    HOOKS_MD.write_text(regenerate(HOOKS_MD.read_text()))
+    print(f"updated {HOOKS_MD}")

@@ -18,7 +18,7 @@ def session() -> None:
 
 
 async def _usage(app: App, room: str) -> dict:
-    from nanofolks_core.pipeline import Crew
+    from nanofolks_core.crew import Crew
 
     crew = Crew.from_app(app)
     try:
@@ -63,7 +63,7 @@ def status(app: App, room: str, as_json: bool) -> None:
 
 
 async def _compact(app: App, room: str) -> tuple[int, int, int]:
-    from nanofolks_core.pipeline import Crew
+    from nanofolks_core.crew import Crew
 
     crew = Crew.from_app(app)
     try:

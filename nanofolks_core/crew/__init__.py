@@ -1,4 +1,7 @@
-"""The crew: six roles, the team personas that dress them, and each bot's identity prompt."""
+"""The crew: six roles, the team personas that dress them, each bot's identity prompt, and
+:class:`Crew` (``nanofolks_core.crew.crew``), which runs messages through the pipeline."""
+
+from typing import TYPE_CHECKING, Any
 
 from nanofolks_core.crew.identity import compose_identity
 from nanofolks_core.crew.roles import (
@@ -14,7 +17,6 @@ from nanofolks_core.crew.roles import (
 from nanofolks_core.crew.team import (
     DEFAULT_TEAM,
     DEFAULT_TEAM_NAME,
-    IDENTITY_BUDGET,
     RESERVED_MENTIONS,
     Character,
     Team,
@@ -24,8 +26,21 @@ from nanofolks_core.crew.team import (
     name_aliases,
     resolve_team,
     slugify,
-    validate_team,
 )
+from nanofolks_core.crew.validation import IDENTITY_BUDGET, validate_team
+
+if TYPE_CHECKING:
+    from nanofolks_core.crew.crew import Crew
+
+
+def __getattr__(name: str) -> Any:
+    # The crew pulls in the whole pipeline; importing a role or a team must stay cheap.
+    if name == "Crew":
+        from nanofolks_core.crew.crew import Crew
+
+        return Crew
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_TEAM",
@@ -37,6 +52,7 @@ __all__ = [
     "ROLE_MENTIONS",
     "ROLE_ORDER",
     "Character",
+    "Crew",
     "Role",
     "Team",
     "TeamFileError",

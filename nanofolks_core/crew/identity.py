@@ -15,6 +15,7 @@ string (prompt caches stay warm).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from nanofolks_core.crew.roles import LEADER, ROLE_ORDER, ROLES, Role, get_role
@@ -30,18 +31,20 @@ _IN_CHARACTER = (
 )
 
 
-def compose_identity(role_name: str, team: Team, workspace: Path | None) -> str:
+def compose_identity(role_name: str, team: Team, workspace: Path | None, *, tools: Sequence[str] | None = None) -> str:
     """The identity system-prompt text for the bot in ``role_name`` of ``team``.
 
     :param role_name: a role name or mention (``coder``, ``@nanofolks`` ...).
     :param team: the loaded team whose character dresses the role.
     :param workspace: the user's workspace folder for overrides, or None for none.
+    :param tools: the names of exactly the tools the bot is offered, listed in the prompt;
+        None leaves the tools line out (previews, size checks).
     :raises UsageError: for an unknown role.
     :raises NanofolksError: when an override file exists but cannot be read as UTF-8 text.
     """
     role = get_role(role_name)
     persona = _persona_override(workspace, team.name, role.name) or _persona_part(role, team)
-    role_part = _read_override(workspace, "role", role.name) or _role_part(role, team)
+    role_part = _read_override(workspace, "role", role.name) or _role_part(role, team, tools)
     parts = [persona, role_part, _IN_CHARACTER]
     soul = _read_override(workspace, "soul", role.name)
     if soul:
@@ -86,19 +89,18 @@ def _label(name: str, role: Role) -> str:
     return role.title if name.lower() == role.title.lower() else f"{name}, {role.title}"
 
 
-def _role_part(role: Role, team: Team) -> str:
-    lines = [
-        f"## Role: {role.title}",
-        role.domain,
-        "Good at: " + "; ".join(role.good_at) + ".",
-        "Tools: " + ", ".join(role.tools) + ".",
-        f"How you work: {role.instructions}",
-    ]
+def _role_part(role: Role, team: Team, tools: Sequence[str] | None) -> str:
+    lines = [f"## Role: {role.title}", role.domain, "Good at: " + "; ".join(role.good_at) + "."]
+    if tools is not None:
+        listed = ", ".join(tools) + "." if tools else "none in this setup; answer from what you know."
+        lines.append(f"Tools: {listed}")
+    lines.append(f"How you work: {role.instructions}")
     if role.name == LEADER:
-        lines.append("Teamwork: delegate with the delegate tool to")
-        for other_role in ROLE_ORDER[1:]:
-            other = ROLES[other_role]
-            lines.append(f"- @{other.mentions[0]} when {other.delegate_when}")
+        if tools is None or "delegate" in tools:
+            lines.append("Teamwork: delegate with the delegate tool to")
+            for other_role in ROLE_ORDER[1:]:
+                other = ROLES[other_role]
+                lines.append(f"- @{other.mentions[0]} when {other.delegate_when}")
     else:
         leader_name = team.character(LEADER).name
         leader = "the Leader (@leader)" if leader_name.lower() == "leader" else f"{leader_name} (@leader)"

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from nanofolks_core.builtins.core import DEFAULT_TEAM  # the core plugin defines it, so discovery stays light
-from nanofolks_core.crew.roles import ROLE_MENTIONS, ROLE_ORDER, ROLES
+from nanofolks_core.builtins.teams import DEFAULT_TEAM
+from nanofolks_core.crew.roles import ROLE_MENTIONS, ROLE_ORDER
 from nanofolks_core.errors import NanofolksError
 from nanofolks_core.specs import TeamSpec
 
@@ -267,43 +267,3 @@ def resolve_team(registry: Registry, name: str) -> tuple[Team, str | None]:
             # A plugin replaced the default team with a broken one: the shipped file still works.
             reason = f"{reason}\n{exc}"
     return load_team(DEFAULT_TEAM), reason
-
-
-# -- quality checks for team authors ------------------------------------------------------------
-
-#: Aim for each bot's composed identity to stay below this many characters.
-IDENTITY_BUDGET = 2500
-
-
-def validate_team(team: Team) -> list[str]:
-    """Quality problems that loading allows but a good team avoids; an empty list means none.
-
-    Checks: character names, greetings and voices are distinct; each character addresses the
-    other five; each is reachable by an ``@mention`` of its own; each composed identity stays
-    within :data:`IDENTITY_BUDGET`. Team plugins assert ``validate_team(team) == []`` in their tests.
-    """
-    from nanofolks_core.crew.identity import compose_identity  # identity builds on this module
-
-    problems: list[str] = []
-    for field in ("name", "greeting", "voice", "personality"):
-        seen: dict[str, str] = {}
-        for role, character in team.characters.items():
-            value = " ".join(getattr(character, field).lower().split())
-            if value in seen:
-                problems.append(f"{role} and {seen[value]} have the same {field}")
-            seen.setdefault(value, role)
-    mentions = team.mention_map()
-    for role, character in team.characters.items():
-        missing = [other for other in ROLE_ORDER if other != role and other not in character.addresses]
-        if missing:
-            problems.append(f"{role} ({character.name}) does not say how it addresses: {', '.join(missing)}")
-        own = [alias for alias, target in mentions.items() if target == role and alias not in ROLES[role].mentions]
-        if not own and slugify(character.name) not in ROLE_MENTIONS:
-            problems.append(f"{role} ({character.name}) cannot be reached by @name: pick a more distinct name")
-        size = len(compose_identity(role, team, None))
-        if size > IDENTITY_BUDGET:
-            problems.append(
-                f"{role} ({character.name}): composed identity is {size} characters, over the "
-                f"{IDENTITY_BUDGET} budget; shorten personality, voice or catchphrases"
-            )
-    return problems

@@ -1,44 +1,63 @@
-"""Keeping every request inside the model's context window.
+"""Compaction: what the model sees of a long room, never what the room keeps.
 
-Before each model call the pipeline measures the prompt with the provider's token counter
-(tiktoken through the provider plugin; an estimate of four characters per token without one):
+A room's history is append-only; compaction changes only the model's view of it:
 
 * at ``warnAt`` (70%) of the window the reply carries a warning;
-* at ``triggerAt`` (80%) the older part of the room's history is compacted. Mode ``summary``
-  (default) asks the model to summarize it and stores the summary in place of those
-  messages (a compare-and-set replace, so concurrent writers lose nothing); mode
-  ``token-limit`` keeps only the most recent messages that fit; mode ``off`` does neither;
-* in every mode a request is never sent over the window: as a last resort the oldest history
-  is left out of that request.
+* at ``triggerAt`` (80%) the older part of the view is compacted. Mode ``summary`` (default)
+  asks the model to summarize it and APPENDS the summary to the room as a ``system`` message
+  with meta ``{"summary": True, "covers": N, "until": <id>}``: it stands for the room's first N
+  messages, up to and including the message ``until``. The model's view then starts from the
+  latest summary: that summary, then every message after ``until``. ``room history`` still
+  shows every message, and where each summary sits. Mode ``token-limit`` leaves out the oldest
+  messages of the request only; mode ``off`` does neither;
+* in every mode a request is never sent over the window (:mod:`nanofolks_core.pipeline.window`).
 
 Cuts happen only where a user message starts, so a tool call is never separated from its result.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from nanofolks_core.messages import ChatMessage
+import attrs
+
+from nanofolks_core.messages import ChatMessage, LLMRequest
+from nanofolks_core.pipeline.context import history_messages
 
 if TYPE_CHECKING:
     from nanofolks_core.config import CompactionConfig
+    from nanofolks_core.crew.team import Team
+    from nanofolks_core.pipeline.turn import Turn
+    from nanofolks_core.pipeline.window import ContextWindow
 
-#: Per-message overhead of the chat format (role, separators), as OpenAI documents it.
-MESSAGE_OVERHEAD = 4
-DEFAULT_WINDOW = 8192
-
-Counter = Callable[[Sequence[ChatMessage]], int]
+log = logging.getLogger("nanofolks.pipeline")
 
 
-def estimate_tokens(messages: Sequence[ChatMessage]) -> int:
-    """Four characters per token: only when no provider counter is available."""
-    total = 0
-    for message in messages:
-        total += MESSAGE_OVERHEAD + (len(message.content) + 3) // 4
-        for call in message.tool_calls:
-            total += (len(call.name) + len(str(call.arguments)) + 3) // 4
-    return total
+def is_summary(message: Any) -> bool:
+    return bool(message.meta.get("summary"))
+
+
+def model_view(history: Sequence) -> tuple[list[str], list]:
+    """(summaries, messages): what the model sees of ``history`` (oldest first).
+
+    The view starts from the latest summary: its text, then the messages after the last one it
+    covers. A summary from before history was append-only (no ``until``) was stored in place of
+    what it covered, so the view is the messages after it.
+    """
+    latest = next((i for i in range(len(history) - 1, -1, -1) if is_summary(history[i])), None)
+    if latest is None:
+        return [], [m for m in history if not is_summary(m)]
+    summary = history[latest]
+    until = summary.meta.get("until")
+    if until is None:
+        start = latest + 1
+    else:
+        # Not found: the covered messages are all older than what was read, so all of it is newer.
+        start = next((i + 1 for i in range(latest - 1, -1, -1) if history[i].id == until), 0)
+    return [summary.content], [m for m in history[start:] if not is_summary(m)]
 
 
 def turn_starts(history: Sequence) -> list[int]:
@@ -59,6 +78,7 @@ SUMMARY_PROMPT = (
     "open question and promise; drop small talk. Write at most {words} words, as short bullet points.\n\n"
     "{previous}{text}"
 )
+SUMMARY_SYSTEM = "You write faithful, compact summaries."
 
 
 def summary_request_text(history: Sequence, words: int = 250, previous: str = "") -> str:
@@ -74,8 +94,6 @@ def summary_request_text(history: Sequence, words: int = 250, previous: str = ""
 def chunk_history(history: Sequence, cost: Callable[[Sequence], int], limit: int) -> list[list]:
     """Consecutive parts of ``history`` that each cost at most ``limit``; a single message too
     long on its own is shortened (the summary then covers its beginning)."""
-    import attrs
-
     chunks: list[list] = [[]]
     for message in history:
         if cost([message]) > limit:
@@ -87,84 +105,84 @@ def chunk_history(history: Sequence, cost: Callable[[Sequence], int], limit: int
     return [chunk for chunk in chunks if chunk]
 
 
-class ContextWindow:
-    """Measures prompts and makes every request fit the model's window."""
+class Compaction:
+    """Warns and compacts per ``compaction`` settings; stores summaries by appending them."""
 
-    def __init__(
-        self,
-        *,
-        config: CompactionConfig,
-        max_tokens: int,
-        window_for: Callable[[str], int],
-        counter_for: Callable[[str], Counter],
-    ) -> None:
+    def __init__(self, *, config: CompactionConfig, window: ContextWindow, llm: Any, sessions: Any, team: Team) -> None:
         self.config = config
-        self.max_tokens = max_tokens
-        self.window_for = window_for
-        self.counter_for = counter_for
+        self.window = window
+        self.llm = llm
+        self.sessions = sessions
+        self.team = team
 
-    def measure(self, messages: Sequence[ChatMessage], model: str) -> tuple[int, int]:
-        """(prompt tokens, window)."""
-        return self.counter_for(model)(messages), self.window_for(model)
+    async def check(self, turn: Turn, bot: str) -> tuple[list[str], int, int]:
+        """Warn at warnAt, compact at triggerAt. Returns (warnings, tokens, window)."""
+        settings = self.config
+        tokens, window = self.window.measure(turn.messages_for(bot), turn.model)
+        warnings = []
+        if tokens >= settings.trigger_at * window and settings.mode != "off":
+            await self.compact(turn, bot)
+            tokens, window = self.window.measure(turn.messages_for(bot), turn.model)
+        if tokens >= settings.warn_at * window:
+            warnings.append(
+                f"context is {tokens / window:.0%} full ({tokens} of {window} tokens); "
+                f"older turns are compacted at {settings.trigger_at:.0%}"
+            )
+        return warnings, tokens, window
 
-    def limit(self, window: int) -> int:
-        """Most prompt tokens a request may carry: the window less room for the reply."""
-        return window - min(self.max_tokens, int(window * 0.15))
+    async def compact(self, turn: Turn, bot: str) -> int:
+        """Compact ``turn``'s view of its room now. Returns how many messages were folded away."""
+        count = self.window.counter_for(turn.model)
+        window = self.window.window_for(turn.model)
+        fixed = count(turn.messages_for(bot)[:1]) + count([ChatMessage(role="user", content=turn.text)])
+        keep_budget = max(0, int(window * self.config.keep_share) - fixed)
 
-    def fit(self, messages: list[ChatMessage], model: str) -> tuple[list[ChatMessage], int]:
-        """``messages`` trimmed to fit if needed, and the ``max_tokens`` the reply may use."""
-        from nanofolks_core.errors import NanofolksError
+        def cost(messages: Sequence) -> int:
+            return count(history_messages(messages, bot, self.team))
 
-        count = self.counter_for(model)
-        window = self.window_for(model)
-        limit = self.limit(window)
-        tokens = count(messages)
-        if tokens > limit:
-            messages = trim_to(messages, count, limit)
-            tokens = count(messages)
-            if tokens > limit:
-                raise NanofolksError(
-                    f"this message is too long for the model's context window ({tokens} tokens, window {window}); "
-                    "shorten it, or set agents.defaults.contextWindow for a model with a larger window"
+        if self.config.mode == "token-limit":
+            cut = split_for_budget(turn.history, cost, keep_budget)
+            turn.set_view(turn.summaries, turn.history[cut:])
+            return cut
+        return await self._summarize(turn, cost, keep_budget)
+
+    async def _summarize(self, turn: Turn, cost: Callable[[Sequence], int], keep_budget: int) -> int:
+        from nanofolks_core.sessions import SessionMessage
+
+        room = turn.room.id
+        full = self.sessions.read(room)
+        summaries, view = model_view(full)
+        cut = split_for_budget(view, cost, keep_budget)
+        old, kept = view[:cut], view[cut:]
+        if not old:
+            return 0
+        window = self.window.window_for(turn.model)
+        started = time.perf_counter()
+        # Every folded message must be in some summary request, and each request must fit the
+        # window: summarize chunk by chunk, carrying the summary so far into the next request.
+        text = summaries[0] if summaries else ""
+        for chunk in chunk_history(old, cost, int(window * 0.5)):
+            response = await self.llm.complete(
+                LLMRequest(
+                    model=turn.model,
+                    messages=(
+                        ChatMessage(role="system", content=SUMMARY_SYSTEM),
+                        ChatMessage(role="user", content=summary_request_text(chunk, previous=text)),
+                    ),
+                    max_tokens=min(800, int(window * 0.1)),
+                    temperature=0.2,
+                    metadata={"room": room, "purpose": "compaction"},
                 )
-        return messages, max(1, min(self.max_tokens, window - tokens))
-
-
-def _rounds(messages: Sequence[ChatMessage]) -> list[list[int]]:
-    """Index groups that must stay together: a user message and everything up to the next one
-    (replies, tool calls and their results)."""
-    groups: list[list[int]] = []
-    for index, message in enumerate(messages):
-        if message.role == "user" or not groups:
-            groups.append([index])
-        else:
-            groups[-1].append(index)
-    return groups
-
-
-def trim_to(messages: list[ChatMessage], count: Counter, limit: int) -> list[ChatMessage]:
-    """Drop the oldest history groups (never the system prompt or the current user message)
-    until the request fits; a tool call and its results always go together."""
-    system, rest = messages[:1], messages[1:]
-    last_user = max((i for i, m in enumerate(rest) if m.role == "user"), default=0)
-    history, current = rest[:last_user], rest[last_user:]
-    groups = _rounds(history)
-    while groups and count(system + [history[i] for g in groups for i in g] + current) > limit:
-        groups.pop(0)
-    kept = [history[i] for g in groups for i in g]
-    # Still too long: the tool loop of this very turn has grown; drop its oldest rounds.
-    head, *tail_rounds = _split_tool_rounds(current)
-    while tail_rounds and count(system + kept + head + [m for r in tail_rounds for m in r]) > limit:
-        tail_rounds.pop(0)
-    return system + kept + head + [m for r in tail_rounds for m in r]
-
-
-def _split_tool_rounds(current: list[ChatMessage]) -> list[list[ChatMessage]]:
-    """[user message], then one list per (assistant tool calls + their results)."""
-    parts: list[list[ChatMessage]] = [current[:1]]
-    for message in current[1:]:
-        if message.role == "assistant":
-            parts.append([message])
-        else:
-            parts[-1].append(message)
-    return parts
+            )
+            text = response.content.strip()
+        turn.llm_seconds += time.perf_counter() - started
+        last = old[-1]
+        covers = sum(1 for m in full[: next(i for i, m in enumerate(full) if m.id == last.id) + 1] if not is_summary(m))
+        summary = SessionMessage(
+            role="system", content=text, meta={"summary": True, "covers": covers, "until": last.id}
+        )
+        # Appended, never replacing anything: the room keeps every message; only the view moves.
+        self.sessions.append(room, summary)
+        turn.set_view([text], kept)
+        log.debug("compacted %s: %d messages summarized (%d covered in all), %d kept", room, cut, covers, len(kept))
+        return cut

@@ -1,121 +1,139 @@
-"""One turn of the crew: each assigned bot's model calls, its tool loop, and delegation."""
+"""One turn of the crew: each assigned bot's model calls, its tool loop, and delegation.
+
+A turn gets the few services it uses (:class:`~nanofolks_core.pipeline.records.TurnServices`),
+never the crew itself.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from nanofolks_core.contracts import ToolContext
 from nanofolks_core.crew.identity import compose_identity
 from nanofolks_core.crew.roles import LEADER, ROLE_ORDER, ROLES
 from nanofolks_core.errors import NanofolksError
-from nanofolks_core.messages import ChatMessage, InboundMessage, LLMRequest, ToolCall, Usage
+from nanofolks_core.messages import ChatMessage, LLMRequest, ToolCall, Usage
+from nanofolks_core.pipeline.compaction import model_view
 from nanofolks_core.pipeline.context import history_messages, system_prompt
-from nanofolks_core.pipeline.intent import Intent
-from nanofolks_core.pipeline.tools import Tool, ToolContext, as_text, clip, tool_schema
+from nanofolks_core.pipeline.records import BotReply, CrewEvent, EventSink, TurnServices
+from nanofolks_core.pipeline.tool_calls import (
+    DELEGATE,
+    DELEGATE_TOOL,
+    call_tool,
+    clip,
+    ensure_workspace,
+    may_delegate,
+    offered_tools,
+)
+from nanofolks_core.text import clean_text, for_terminal
 
 if TYPE_CHECKING:
-    from nanofolks_core.pipeline.orchestrator import BotReply, Crew, EventSink
+    from nanofolks_core.pipeline.intent import Intent
     from nanofolks_core.routing import RouteDecision
 
 log = logging.getLogger("nanofolks.pipeline")
 
-DELEGATE_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "delegate",
-        "description": "Hand part of the work to a specialist on the crew. Returns their answer.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "to": {"type": "string", "enum": [r for r in ROLE_ORDER if r != LEADER]},
-                "task": {"type": "string", "description": "A clear brief: goal, inputs, what done looks like."},
-            },
-            "required": ["to", "task"],
-        },
-    },
-}
-
 
 class Turn:
-    """State of one turn, shared by the bots that answer it (and those they delegate to)."""
+    """State of one turn, shared by the bots that answer it (and those they delegate to).
+
+    ``history`` is the room's history as read; the model sees it from the latest summary on
+    (:func:`~nanofolks_core.pipeline.compaction.model_view`).
+    """
 
     def __init__(
         self,
-        crew: Crew,
+        services: TurnServices,
+        *,
         room: Any,
         text: str,
         body: str,
-        history: list,
+        history: Sequence,
         intent: Intent,
-        inbound: InboundMessage,
-        on_event: EventSink | None,
-        route: RouteDecision | None,
-        memory_section: str,
+        model: str,
+        route: RouteDecision | None = None,
+        on_event: EventSink | None = None,
     ) -> None:
-        self.crew = crew
+        self.services = services
         self.room = room
         self.text = text
         self.body = body
-        self.history = [m for m in history if not m.meta.get("summary")]
-        self.summaries = [m.content for m in history if m.meta.get("summary")]
         self.intent = intent
-        self.inbound = inbound
-        self.emit = on_event or (lambda event: None)
+        self.model = model
         self.route = route
-        self.memory_section = memory_section
+        self.emit = on_event or (lambda event: None)
+        self.memory_section = ""
         self.delegated: list[BotReply] = []
+        self.warnings: list[str] = []
         self.llm_seconds = 0.0
-        self.model = route.model if route else crew.default_model()
+        self._prompts: dict[tuple[str, str | None], str] = {}
+        self.summaries: list[str] = []
+        self.history: list = []
+        self.set_view(*model_view(history))
 
     # -- building the request ---------------------------------------------------------------
 
+    def set_view(self, summaries: list[str], history: list) -> None:
+        """What the model sees of the room from now on (compaction moves it)."""
+        self.summaries = list(summaries)
+        self.history = list(history)
+        self._prompts.clear()
+
+    def set_memory(self, section: str) -> None:
+        self.memory_section = section
+        self._prompts.clear()
+
+    def tool_names(self, bot: str, *, delegated: bool = False) -> list[str]:
+        """Names of exactly the tools ``bot`` is offered in this turn (what its prompt lists)."""
+        names = [tool.name for tool in offered_tools(self.services.tools, bot)]
+        if not delegated and may_delegate(bot):
+            names.insert(0, DELEGATE)
+        return names
+
+    def system_prompt_for(self, bot: str, brief: str | None = None) -> str:
+        """The bot's system prompt, composed once per turn (and again only if the view changes)."""
+        key = (bot, brief)
+        if key not in self._prompts:
+            services = self.services
+            extra = []
+            if self.summaries:
+                extra.append("## Earlier in this room (summary)\n" + "\n\n".join(self.summaries))
+            if self.memory_section:
+                extra.append(self.memory_section)
+            identity = compose_identity(
+                bot, services.team, services.workspace, tools=self.tool_names(bot, delegated=brief is not None)
+            )
+            self._prompts[key] = system_prompt(
+                identity,
+                team=services.team,
+                role=bot,
+                room_id=self.room.id,
+                room_type=str(self.room.type),
+                participants=self.room.participants,
+                intent=self.intent,
+                brief=brief,
+                extra=extra,
+            )
+        return self._prompts[key]
+
     def messages_for(self, bot: str, brief: str | None = None) -> list[ChatMessage]:
-        crew = self.crew
-        extra = []
-        if self.summaries:
-            extra.append("## Earlier in this room (summary)\n" + "\n\n".join(self.summaries))
-        if self.memory_section:
-            extra.append(self.memory_section)
-        prompt = system_prompt(
-            compose_identity(bot, crew.team, crew.workspace),
-            team=crew.team,
-            role=bot,
-            room_id=self.room.id,
-            room_type=str(self.room.type),
-            participants=self.room.participants,
-            intent=self.intent,
-            brief=brief,
-            extra=extra,
-        )
         return [
-            ChatMessage(role="system", content=prompt),
-            *history_messages(self.history, bot, crew.team),
+            ChatMessage(role="system", content=self.system_prompt_for(bot, brief)),
+            *history_messages(self.history, bot, self.services.team),
             ChatMessage(role="user", content=self.text),
         ]
 
-    def _tools_for(self, bot: str, *, may_delegate: bool) -> tuple[dict[str, Tool], list[dict[str, Any]]]:
-        allowed = {
-            name: tool
-            for name, tool in self.crew.tools.items()
-            if name in ROLES[bot].tools or bot in self.crew.tool_roles.get(name, ())
-        }
-        schemas = [tool_schema(tool) for tool in allowed.values()]
-        if may_delegate and bot == LEADER and "delegate" in ROLES[bot].tools:
-            schemas.append(DELEGATE_TOOL)
-        return allowed, schemas
-
     def _reply(self, bot: str, text: str, **kwargs: Any) -> BotReply:
-        from nanofolks_core.pipeline.orchestrator import BotReply
-
-        character = self.crew.team.character(bot)
+        character = self.services.team.character(bot)
         return BotReply(bot=bot, name=character.name, emoji=character.emoji, text=text, **kwargs)
 
     # -- running bots -----------------------------------------------------------------------
 
     def collect(self, outcomes: list, bots: tuple[str, ...]) -> list[BotReply]:
-        from nanofolks_core.pipeline.orchestrator import CrewEvent
-
+        """Replies in crew order; raises when every bot failed (the turn has no answer)."""
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         for failure in failures:
             if not isinstance(failure, NanofolksError):
@@ -135,26 +153,26 @@ class Turn:
     async def run_bot(
         self, bot: str, *, stream: bool = False, brief: str | None = None, delegated_by: str | None = None
     ) -> BotReply:
-        from nanofolks_core.pipeline.orchestrator import CrewEvent
-
-        crew = self.crew
+        services = self.services
         started = time.perf_counter()
         self.emit(CrewEvent("start", bot))
-        defaults = crew.config.agents.defaults
         messages = self.messages_for(bot, brief)
-        tools, schemas = self._tools_for(bot, may_delegate=delegated_by is None)
+        tools = {tool.name: tool for tool in offered_tools(services.tools, bot)}
+        schemas = [tool.schema for tool in tools.values()]
+        if delegated_by is None and may_delegate(bot):
+            schemas.append(DELEGATE_TOOL)
         usage = Usage()
-        on_delta = (lambda piece: self.emit(CrewEvent("delta", bot, piece))) if stream else None
+        on_delta = (lambda piece: self.emit(CrewEvent("delta", bot, for_terminal(piece)))) if stream else None
         response = None
         step = 0
-        for step in range(defaults.max_tool_iterations + 1):
-            last_step = step == defaults.max_tool_iterations
-            messages, max_tokens = crew.window.fit(messages, self.model)
+        for step in range(services.max_tool_iterations + 1):
+            last_step = step == services.max_tool_iterations
+            messages, max_tokens = services.window.fit(messages, self.model)
             request = LLMRequest(
                 model=self.model,
                 messages=messages,
                 tools=() if last_step else schemas,
-                temperature=defaults.temperature,
+                temperature=services.temperature,
                 max_tokens=max_tokens,
                 stream=stream,
                 metadata={
@@ -166,10 +184,9 @@ class Turn:
                 },
             )
             llm_started = time.perf_counter()
-            response = await crew.llm.complete(request, on_delta=on_delta)
+            response = await services.llm.complete(request, on_delta=on_delta)
             self.llm_seconds += time.perf_counter() - llm_started
-            if crew.router is not None:
-                crew.router.record(request, response)
+            self._record_route(request, response)
             usage = Usage(
                 prompt_tokens=usage.prompt_tokens + response.usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens + response.usage.completion_tokens,
@@ -178,47 +195,74 @@ class Turn:
                 break
             messages.append(ChatMessage(role="assistant", content=response.content, tool_calls=response.tool_calls))
             for call in response.tool_calls:
-                result = await self._run_tool(bot, call, tools)
+                result = await self._run_tool(bot, call, tools, may_delegate=delegated_by is None)
                 messages.append(
-                    ChatMessage(role="tool", content=crew.sanitize(result), tool_call_id=call.id, name=call.name)
+                    ChatMessage(
+                        role="tool",
+                        content=services.sanitize(clean_text(result)),
+                        tool_call_id=call.id,
+                        name=call.name,
+                    )
                 )
         assert response is not None
-        text = response.content.strip() or "(no answer)"
+        # Model text is stored, printed and sent to channels: no escape sequence may survive it.
+        text = for_terminal(clean_text(response.content)).strip() or "(no answer)"
         reply = self._reply(bot, text, model=response.model or self.model, usage=usage, delegated_by=delegated_by)
         log.debug("bot %s answered in %.1f ms (%d steps)", bot, (time.perf_counter() - started) * 1000, step + 1)
         self.emit(CrewEvent("reply", bot, text, reply))
         return reply
 
-    async def _run_tool(self, bot: str, call: ToolCall, tools: dict[str, Tool]) -> str:
-        crew = self.crew
-        denied = crew.host.first(
-            "nanofolks_tool_call_check", call=call, context={"room": self.room.id, "bot": bot, "role": bot}
-        )
+    def _record_route(self, request: LLMRequest, response: Any) -> None:
+        if self.services.record_route is None:
+            return
+        try:
+            self.services.record_route(request, response)
+        except Exception as exc:  # noqa: BLE001 - routing analytics are optional; the answer is not
+            log.warning("the router could not record a call: %s: %s", type(exc).__name__, exc)
+
+    async def _run_tool(self, bot: str, call: ToolCall, tools: dict[str, Any], *, may_delegate: bool) -> str:
+        services = self.services
+        denied = services.check_tool_call(call=call, context={"room": self.room.id, "bot": bot, "role": bot})
         if denied:
             log.debug("tool %s denied for %s: %s", call.name, bot, denied)
             return f"denied: {denied}"
         started = time.perf_counter()
-        if call.name == "delegate" and bot == LEADER:
+        if call.name == DELEGATE and may_delegate and bot == LEADER:
             result = await self._delegate(call.arguments)
         elif call.name in tools:
-            context = ToolContext(self.room.id, bot, crew.workspace, crew.tool_outputs)
-            try:
-                result = as_text(await tools[call.name].run(call.arguments, context))
-            except (ValueError, TypeError, OSError) as exc:
-                # The model chose the arguments: a bad one is the model's to fix, not a crash.
-                result = f"error: {call.name} failed: {exc}"
-            result = crew.tool_outputs.shrink(result, room=self.room.id, bot=bot, tool=call.name)
+            result = ensure_workspace(services.workspace) or await call_tool(
+                tools[call.name], call.arguments, self._tool_context(bot)
+            )
+            result = self._shrink(result, bot, call.name)
         else:
-            result = f"error: there is no tool named {call.name!r}"
+            offered = ", ".join(tools) or "none"
+            result = f"error: there is no tool named {call.name!r} for you; your tools: {offered}"
         log.debug("tool %s for %s took %.1f ms", call.name, bot, (time.perf_counter() - started) * 1000)
         return clip(result)
+
+    def _tool_context(self, bot: str) -> Any:
+        return ToolContext(room=self.room.id, bot=bot, workspace=self.services.workspace)
+
+    def _shrink(self, result: str, bot: str, tool: str) -> str:
+        """A large result stored by reference; inline (cut) when the tool-output store fails."""
+        store = self.services.tool_outputs
+        if store is None:
+            return result
+        try:
+            return store.shrink(result, room=self.room.id, bot=bot, tool=tool)
+        except Exception as exc:  # noqa: BLE001 - the store is a convenience; a damaged one must not stop a turn
+            warning = f"tool-output store unavailable ({store.path}): {type(exc).__name__}: {exc}"
+            if warning not in self.warnings:
+                log.warning("%s", warning)
+                self.warnings.append(warning)
+            return result
 
     async def _delegate(self, arguments: dict[str, Any]) -> str:
         to = str(arguments.get("to", "")).lower().lstrip("@")
         task = str(arguments.get("task", "")).strip() or self.body
         if to not in ROLES or to == LEADER:
             return f"error: cannot delegate to {to!r}; choose one of {', '.join(r for r in ROLE_ORDER if r != LEADER)}"
-        rooms = self.crew.rooms
+        rooms = self.services.rooms
         room_task = None
         if str(self.room.type) != "direct":  # a direct room keeps its one bot; the specialist helps from outside
             if to not in self.room.participants:

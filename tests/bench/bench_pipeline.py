@@ -28,7 +28,7 @@ from pathlib import Path
 
 from nanofolks_core.api import InboundMessage
 from nanofolks_core.app import App
-from nanofolks_core.pipeline import Crew
+from nanofolks_core.crew import Crew
 from nanofolks_core.testing.llm_server import FakeLLMServer
 
 

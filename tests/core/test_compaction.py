@@ -10,12 +10,13 @@ import pytest
 from nanofolks_core.api import InboundMessage
 from nanofolks_core.app import App
 from nanofolks_core.builtins import core as core_plugin
+from nanofolks_core.crew import Crew
 from nanofolks_core.messages import ChatMessage, ToolCall
-from nanofolks_core.pipeline import Crew
-from nanofolks_core.pipeline.compaction import estimate_tokens, trim_to
+from nanofolks_core.pipeline.window import trim_to
 from nanofolks_core.testing import provider as test_provider
 from nanofolks_core.testing.llm_server import Reply
 from nanofolks_core.testing.llm_server import ToolCall as ServerToolCall
+from nanofolks_core.tokens import estimate_tokens
 
 WINDOW = 8192
 
@@ -71,8 +72,14 @@ def test_300_turns_never_exceed_the_window_and_get_summarized(make_crew, llm_ser
     summaries = [r for r in llm_server.requests if r["messages"][0]["content"].startswith("You write faithful")]
     assert len(summaries) >= 5
     stored = crew.sessions.read("general")
-    assert stored[0].role == "system" and stored[0].meta["summary"]
-    assert len(stored) < 120  # older turns were folded into the summary
+    # The room keeps every message; summaries are appended checkpoints the model's view starts from.
+    assert [m.content for m in stored if m.role == "user"] == [long_message(i) for i in range(300)]
+    assert sum(1 for m in stored if m.role == "assistant") == 300
+    marks = [m for m in stored if m.meta.get("summary")]
+    assert 5 <= len(marks) <= len(summaries) and all(m.role == "system" for m in marks)
+    assert marks[-1].meta["covers"] > marks[0].meta["covers"] > 0
+    last_sent = llm_server.requests[-1]["messages"]
+    assert len(last_sent) < 120  # older turns were folded into the summary, for the model only
     last = llm_server.requests[-1]["messages"][0]["content"]
     assert "## Earlier in this room (summary)" in last and "harbour project" in last
     assert warned > 0
@@ -147,6 +154,12 @@ def test_session_compact_on_demand(make_crew, llm_server):
         ask(crew, long_message(i))
     folded, before, after = asyncio.run(crew.compact_room("general"))
     assert folded > 0 and after < before
+    stored = crew.sessions.read("general")
+    assert [m.content for m in stored if m.role == "user"] == [long_message(i) for i in range(20)]  # all kept
+    summary = stored[-1]
+    assert summary.role == "system" and summary.meta["summary"] is True
+    covered = [m for m in stored[:-1] if not m.meta.get("summary")][: summary.meta["covers"]]
+    assert covered[-1].id == summary.meta["until"]
 
 
 def test_shrinking_the_window_summarizes_every_folded_message(make_crew, llm_server, nanofolks_home):

@@ -14,10 +14,10 @@ def team():
 
 
 def test_a_specialist_knows_its_role_persona_tools_and_crew(team):
-    text = compose_identity("coder", team, None)
+    text = compose_identity("coder", team, None, tools=["read_file", "list_files", "word_count"])
     coder = team.character("coder")
     assert text.startswith("You are the Coder 💻 of the Default Crew (friendly, professional)")
-    tools = "Tools: read_file, list_files, write_file, run_shell, web_search, memory_search."
+    tools = "Tools: read_file, list_files, word_count."
     for expected in (coder.personality, coder.voice, *coder.catchphrases, ROLES["coder"].domain, tools):
         assert expected in text
     assert ROLES["coder"].instructions in text
@@ -28,9 +28,16 @@ def test_a_specialist_knows_its_role_persona_tools_and_crew(team):
     assert "Stay in character" in text and "useful comes first" in text
 
 
+def test_the_prompt_lists_exactly_the_tools_given_and_says_so_when_there_are_none(team):
+    assert "Tools: none in this setup" in compose_identity("social", team, None, tools=[])
+    assert "Tools:" not in compose_identity("social", team, None)  # previews: no tools line at all
+    leader = compose_identity("leader", team, None, tools=["read_file"])
+    assert "Tools: read_file." in leader and "delegate" not in leader.split("## Role")[1]
+
+
 def test_the_leader_knows_when_to_delegate_to_each_specialist(team):
-    text = compose_identity("@nanofolks", team, None)
-    assert "Tools: delegate," in text
+    text = compose_identity("@nanofolks", team, None, tools=["delegate", "read_file"])
+    assert "Tools: delegate, read_file." in text
     for role in ROLE_ORDER[1:]:
         assert f"- @{role} when {ROLES[role].delegate_when}" in text
     assert "hand back" not in text

@@ -11,7 +11,7 @@ import pytest
 from nanofolks_core.api import InboundMessage, hookimpl
 from nanofolks_core.app import App
 from nanofolks_core.builtins import core as core_plugin
-from nanofolks_core.pipeline import Crew
+from nanofolks_core.crew import Crew
 from nanofolks_core.provider import ProviderNotConfigured
 from nanofolks_core.testing import provider as test_provider
 from nanofolks_core.testing.llm_server import Reply, ToolCall

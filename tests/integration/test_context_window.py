@@ -12,7 +12,7 @@ import pytest
 
 from nanofolks_core.api import InboundMessage
 from nanofolks_core.app import App
-from nanofolks_core.pipeline import Crew
+from nanofolks_core.crew import Crew
 
 pytest.importorskip("nanofolks_provider_litellm")
 

@@ -1,11 +1,11 @@
 """Per-room session history that concurrent processes and channels can safely append to."""
 
 from .errors import SessionConflictError, SessionCorruptError
-from .message import ROLES, SessionMessage
+from .message import MESSAGE_ROLES, SessionMessage
 from .store import FileSessionStore, validate_room
 
 __all__ = [
-    "ROLES",
+    "MESSAGE_ROLES",
     "FileSessionStore",
     "SessionConflictError",
     "SessionCorruptError",

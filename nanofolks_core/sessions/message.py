@@ -9,7 +9,8 @@ from typing import Any
 
 import attrs
 
-ROLES = frozenset({"user", "assistant", "system", "tool"})
+#: Who wrote a message of the chat format (not a crew role: those are ``nanofolks_core.crew.roles.ROLES``).
+MESSAGE_ROLES = frozenset({"user", "assistant", "system", "tool"})
 
 _opt_str = attrs.validators.optional(attrs.validators.instance_of(str))
 
@@ -32,7 +33,7 @@ class SessionMessage:
     ``tool_calls``, token counts ...); it is stored as JSON, so tuples come back as lists.
     """
 
-    role: str = attrs.field(validator=attrs.validators.in_(ROLES))
+    role: str = attrs.field(validator=attrs.validators.in_(MESSAGE_ROLES))
     content: str = attrs.field(validator=attrs.validators.instance_of(str))
     bot: str | None = attrs.field(default=None, validator=_opt_str)
     channel: str | None = attrs.field(default=None, validator=_opt_str)

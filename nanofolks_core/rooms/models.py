@@ -26,8 +26,9 @@ DEFAULT_ROOM = "general"
 #: Ids that cannot be rooms because the store uses the file name for something else.
 RESERVED_IDS = frozenset({"channel_mappings"})
 
-# Same rule as the session store's room names, so a room id is always a valid session name.
-_ROOM_ID_RE = re.compile(r"[a-z0-9_-]{1,64}")
+#: The one rule for room names (the session store uses it too). Not starting with '-', so a
+#: name never looks like a command-line option (``room create -- --help``).
+ROOM_ID_RE = re.compile(r"[a-z0-9_][a-z0-9_-]{0,63}")
 _TASK_ID_RE = re.compile(r"t[1-9][0-9]*")
 
 
@@ -67,17 +68,21 @@ def suggest_room_id(text: str) -> str:
     return slug if slug and slug not in RESERVED_IDS else "my-room"
 
 
+class InvalidRoomName(UsageError, ValueError):
+    """A room name breaks the naming rule (a ``ValueError`` too, for code that checks names)."""
+
+
 def validate_room_id(room_id: object) -> str:
-    """Return ``room_id`` if it can name a room, else raise a UsageError that suggests one."""
-    if isinstance(room_id, str) and _ROOM_ID_RE.fullmatch(room_id):
+    """Return ``room_id`` if it can name a room, else raise ``InvalidRoomName`` suggesting one."""
+    if isinstance(room_id, str) and ROOM_ID_RE.fullmatch(room_id):
         if room_id in RESERVED_IDS:
-            raise UsageError(f"{room_id!r} is reserved by nanofolks and cannot name a room; pick another name")
+            raise InvalidRoomName(f"{room_id!r} is reserved by nanofolks and cannot name a room; pick another name")
         return room_id
     shown = repr(room_id) if len(repr(room_id)) <= 80 else repr(room_id)[:77] + "..."
     suggestion = suggest_room_id(room_id) if isinstance(room_id, str) else "my-room"
-    raise UsageError(
-        f"invalid room name {shown}: use 1-64 characters, each a lowercase letter, digit, '-' or '_' "
-        f"(for example {suggestion!r})"
+    raise InvalidRoomName(
+        f"invalid room name {shown}: use 1-64 characters, each a lowercase letter, digit, '-' or '_', "
+        f"not starting with '-' (for example {suggestion!r})"
     )
 
 
@@ -305,7 +310,7 @@ class Room:
         if missing:
             raise ValueError(f"missing {', '.join(missing)}")
         room_id = data["id"]
-        if not isinstance(room_id, str) or not _ROOM_ID_RE.fullmatch(room_id):
+        if not isinstance(room_id, str) or not ROOM_ID_RE.fullmatch(room_id):
             raise ValueError(f"invalid room id {room_id!r}")
         try:
             room_type = RoomType(data["type"])

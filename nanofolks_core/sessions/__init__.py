@@ -1,6 +1,6 @@
 """Per-room session history that concurrent processes and channels can safely append to."""
 
-from .errors import SessionConflictError, SessionCorruptError
+from .errors import SessionConflictError, SessionCorruptError, SessionTooNewError
 from .message import MESSAGE_ROLES, SessionMessage
 from .store import FileSessionStore, validate_room
 
@@ -9,6 +9,7 @@ __all__ = [
     "FileSessionStore",
     "SessionConflictError",
     "SessionCorruptError",
+    "SessionTooNewError",
     "SessionMessage",
     "validate_room",
 ]

@@ -1,20 +1,20 @@
-"""Low-level file helpers for the session store: unique temp files, fsync, flock, JSON.
+"""The session store's file format: JSON documents, their kinds and versions, and text cleaning.
 
-POSIX only (``fcntl.flock``). Nothing here knows about rooms or messages.
+Generic file safety (new files, locks, fsync, moving aside) lives in ``nanofolks_core.atomic``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
-import tempfile
-from collections.abc import Iterator
+import re
 from pathlib import Path
 from typing import Any
 
-from .errors import SessionCorruptError
+import attrs
+
+from nanofolks_core.text import clean_text
+
+from .errors import SessionCorruptError, SessionTooNewError
 
 FORMAT_VERSION = 1
 HEAD_KIND = "nanofolks.session.head"
@@ -22,32 +22,54 @@ SEGMENT_KIND = "nanofolks.session.segment"
 TMP_PREFIX = ".tmp-"
 LOCK_NAME = ".lock"
 
+SEGMENT_RE = re.compile(r"seg-[0-9]+-[A-Za-z0-9_]+\.json")
+
+# A JSON escape of a surrogate code point: how older versions stored undecodable input.
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def clean_json(value: Any) -> Any:
+    """``value`` with every string (keys too) passed through ``clean_text`` (no lone surrogates)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_json(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    return value
+
 
 def dumps(obj: Any) -> bytes:
-    """UTF-8 JSON. Falls back to ASCII escapes when the text holds lone surrogates,
-    which UTF-8 cannot encode; both forms load back to the same strings."""
+    """UTF-8 JSON plus a newline. Lone surrogates (which UTF-8 cannot encode and no model API
+    accepts) are stored as U+FFFD, so nothing stored can break a later request."""
     try:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
     except UnicodeEncodeError:
-        return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
+        return json.dumps(clean_json(obj), ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
 def load_doc(data: bytes, kind: str, path: Path) -> dict[str, Any]:
-    """Parse one stored document and check its kind and format version."""
+    """Parse one stored document and check its kind and format version.
+
+    Lone surrogates written by older versions come back as U+FFFD.
+    """
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise SessionCorruptError(f"{path}: not valid UTF-8 JSON ({exc})") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        problem = "is empty" if not data.strip() else f"is not valid UTF-8 JSON ({exc})"
+        raise SessionCorruptError(f"{path} {problem}") from exc
     if not isinstance(doc, dict) or doc.get("kind") != kind:
-        raise SessionCorruptError(f"{path}: not a {kind} file")
+        raise SessionCorruptError(f"{path} is not a {kind} file")
     fmt = doc.get("format")
     if not isinstance(fmt, int) or fmt < 1:
-        raise SessionCorruptError(f"{path}: missing or invalid format version {fmt!r}")
+        raise SessionCorruptError(f"{path} has a missing or invalid format version {fmt!r}")
     if fmt > FORMAT_VERSION:
-        raise SessionCorruptError(
+        raise SessionTooNewError(
             f"{path}: format version {fmt} was written by a newer nanofolks "
             f"(this one reads up to {FORMAT_VERSION}); upgrade nanofolks"
         )
+    if _ESCAPED_SURROGATE.search(data):
+        doc = clean_json(doc)
     return doc
 
 
@@ -60,50 +82,59 @@ def read_bytes(path: Path) -> bytes | None:
         return None
 
 
-def write_new_file(directory: Path, prefix: str, suffix: str, data: bytes) -> Path:
-    """Write ``data`` to a brand-new file with a unique name (``mkstemp``: O_CREAT|O_EXCL,
-    so no two writers in any process ever share a name), fsync it and return its path.
-    The file is removed again if anything fails."""
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        unlink_quietly(Path(name))
-        raise
-    os.close(fd)
-    return Path(name)
+@attrs.define
+class Head:
+    """A room's head as read (or rebuilt): what the store commits on top of."""
+
+    raw: bytes | None  # exact bytes read; None when head.json does not exist
+    version: int = 0
+    deleted: bool = False
+    segments: list[dict[str, Any]] = attrs.Factory(list)
+    recent_ids: list[str] = attrs.Factory(list)
+    messages: list[dict[str, Any]] = attrs.Factory(list)
+    rebuilt: bool = False  # made from the segments on disk: head.json is missing or damaged
+    blocked: str | None = None  # head.json is damaged and could not be moved aside: never write over it
 
 
-def fsync_dir(directory: Path) -> None:
-    """Make renames/creations inside ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def parse_head(raw: bytes, path: Path) -> Head:
+    """Parse ``head.json``; ``SessionCorruptError`` (or ``SessionTooNewError``) if it is not one."""
+    doc = load_doc(raw, HEAD_KIND, path)
+    version, segments = doc.get("version"), doc.get("segments")
+    messages, recent = doc.get("messages"), doc.get("recent_ids", [])
+    if (
+        not isinstance(version, int)
+        or version < 0
+        or not isinstance(segments, list)
+        or not isinstance(messages, list)
+        or not isinstance(recent, list)
+        or not all(
+            isinstance(s, dict)
+            and isinstance(s.get("file"), str)
+            and SEGMENT_RE.fullmatch(s["file"])
+            and isinstance(s.get("count"), int)
+            for s in segments
+        )
+    ):
+        raise SessionCorruptError(f"{path} is not a well-formed session head")
+    return Head(
+        raw=raw,
+        version=version,
+        deleted=bool(doc.get("deleted")),
+        segments=segments,
+        recent_ids=[i for i in recent if isinstance(i, str)],
+        messages=[m for m in messages if isinstance(m, dict)],  # a non-object is skipped, not fatal
+    )
 
 
-def unlink_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-@contextlib.contextmanager
-def locked(directory: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``directory/.lock``.
-
-    The kernel drops the lock when the descriptor is closed, including when the process is
-    killed, so a crashed writer never leaves a room locked. The lock file itself is never
-    deleted (deleting a lock file others may be waiting on would split the lock in two).
-    """
-    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the flock
+def segment_messages(path: Path, expected_count: int | None = None) -> list[Any]:
+    """The messages of one segment file; ``SessionCorruptError`` naming it if missing or damaged."""
+    raw = read_bytes(path)
+    if raw is None:
+        raise SessionCorruptError(f"{path} is missing")
+    doc = load_doc(raw, SEGMENT_KIND, path)
+    part = doc.get("messages")
+    if not isinstance(part, list):
+        raise SessionCorruptError(f"{path} holds no message list")
+    if expected_count is not None and len(part) != expected_count:
+        raise SessionCorruptError(f"{path} holds {len(part)} messages, its head says {expected_count}")
+    return part

@@ -17,5 +17,10 @@ class SessionConflictError(NanofolksError):
 class SessionCorruptError(NanofolksError):
     """A stored file is not valid session JSON (or was written by a newer format).
 
-    The message names the file; the CLI prints it without a traceback.
+    The message names the file; the CLI prints it without a traceback. The store itself
+    recovers from most damage (see ``FileSessionStore``); ``nanofolks doctor --repair`` the rest.
     """
+
+
+class SessionTooNewError(SessionCorruptError):
+    """A stored file was written by a newer nanofolks. Not damage: it is never moved aside."""

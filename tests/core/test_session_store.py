@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import attrs
 import pytest
 
 from nanofolks_core.sessions import (
@@ -347,7 +348,9 @@ def test_duplicate_ids_are_dropped(tmp_path):
 # ---------------------------------------------------------------- basics
 
 
-@pytest.mark.parametrize("bad", ["", "General", "a/b", "../x", "a" * 65, "a\n", "é", ".lock", "sp ace", None, 7])
+@pytest.mark.parametrize(
+    "bad", ["", "General", "a/b", "../x", "a" * 65, "a\n", "é", ".lock", "sp ace", None, 7, "-", "--help", "-x"]
+)
 def test_invalid_room_names_are_rejected(tmp_path, bad):
     store = FileSessionStore(tmp_path)
     for call in (
@@ -364,9 +367,9 @@ def test_invalid_room_names_are_rejected(tmp_path, bad):
 
 def test_valid_room_names(tmp_path):
     store = FileSessionStore(tmp_path)
-    for name in ["a", "general", "team-1_x", "0" * 64, "-", "_"]:
+    for name in ["a", "general", "team-1_x", "0" * 64, "_", "x-"]:
         store.append(name, msg(name))
-    assert store.rooms() == sorted(["a", "general", "team-1_x", "0" * 64, "-", "_"])
+    assert store.rooms() == sorted(["a", "general", "team-1_x", "0" * 64, "_", "x-"])
 
 
 def test_missing_room(tmp_path):
@@ -409,10 +412,13 @@ def test_unicode_round_trips(tmp_path):
     ]
     store.append("r", *sent[:-2])
     store.append("r", *sent[-2:])
-    assert store.read("r") == sent
-    assert FileSessionStore(tmp_path).read("r") == sent
+    # a lone surrogate cannot be sent to any model API: it is stored (and read back) as U+FFFD
+    expected = [attrs.evolve(m, content=m.content.replace("\ud800", "\ufffd")) for m in sent]
+    assert store.read("r") == expected
+    assert FileSessionStore(tmp_path).read("r") == expected
     raw = (tmp_path / "r" / "head.json").read_bytes()
-    raw.decode("utf-8")  # valid UTF-8
+    raw.decode("utf-8")  # valid UTF-8, no escaped surrogate
+    assert b"\\ud800" not in raw
 
 
 def test_use_cas_false_single_process(tmp_path):
@@ -437,17 +443,32 @@ def test_delete_keeps_counting_versions(tmp_path):
     assert [m.content for m in store.read("r")] == ["again"] and store.rooms() == ["r"]
 
 
-def test_unreadable_files_raise_a_clear_error(tmp_path):
+def test_a_head_from_a_newer_nanofolks_is_an_error_and_left_alone(tmp_path):
     store = FileSessionStore(tmp_path)
     store.append("r", msg("a"))
     head = store.path_for("r")
     doc = json.loads(head.read_text(encoding="utf-8"))
-    head.write_text(json.dumps({**doc, "format": 99}), encoding="utf-8")
+    newer = json.dumps({**doc, "format": 99})
+    head.write_text(newer, encoding="utf-8")
     with pytest.raises(SessionCorruptError, match="newer"):
         store.read("r")
+    with pytest.raises(SessionCorruptError, match="newer"):
+        store.append("r", msg("b"))
+    assert head.read_text(encoding="utf-8") == newer  # not damage: never moved aside
+    assert sorted(p.name for p in head.parent.iterdir()) == [".lock", "head.json"]
+
+
+def test_a_garbled_head_is_moved_aside_and_the_room_keeps_working(tmp_path, caplog):
+    store = FileSessionStore(tmp_path)
+    store.append("r", msg("a"))
+    head = store.path_for("r")
     head.write_text('{"format": 1, "kind": "nanofolks.session.he', encoding="utf-8")
-    with pytest.raises(SessionCorruptError, match="head.json"):
-        store.read("r")
+    assert store.read("r") == []  # its only message was in the damaged head
+    moved = [p for p in head.parent.iterdir() if p.name.startswith("head.json.damaged-")]
+    assert len(moved) == 1 and moved[0].read_text(encoding="utf-8").startswith('{"format": 1')
+    assert any(str(head) in r.getMessage() and moved[0].name in r.getMessage() for r in caplog.records)
+    store.append("r", msg("b"))
+    assert [m.content for m in store.read("r")] == ["b"]
 
 
 def test_message_dict_round_trip_and_validation():

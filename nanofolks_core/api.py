@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from nanofolks_core import validators  # attrs validators for config classes (light: attrs only)
 from nanofolks_core.api_version import API_VERSION
 from nanofolks_core.specs import (
     ChannelSpec,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
         ToolContext,
     )
     from nanofolks_core.errors import LLMCallDenied, NanofolksError, StorageError, UsageError
+    from nanofolks_core.masking import mask_secrets
     from nanofolks_core.messages import (
         ChatMessage,
         InboundMessage,
@@ -92,6 +94,8 @@ _LAZY = {
     "SessionMessage": "nanofolks_core.sessions",
     # Text policy: lone surrogates become U+FFFD; apply to text before storing or embedding it.
     "clean_text": "nanofolks_core.text",
+    # Masks URL credentials, secret query parameters and bearer tokens in a message or log line.
+    "mask_secrets": "nanofolks_core.masking",
     "config_path": "nanofolks_core.paths",
     "data_root": "nanofolks_core.paths",
     "ChatMessage": "nanofolks_core.messages",
@@ -180,4 +184,6 @@ __all__ = [
     "data_root",
     "hookimpl",
     "import_object",
+    "mask_secrets",
+    "validators",
 ]

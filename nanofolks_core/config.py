@@ -2,7 +2,10 @@
 
 Keys are camelCase as in the user guide (``allowFrom``); snake_case is accepted too.
 Unknown keys are an error naming the key path; every field has a default, so old files
-keep loading. Plugins own sections (``channels.telegram``, ``providers.vllm``,
+keep loading. Every problem is reported in one pass: unknown keys, type errors and range
+errors of every section together. Numbers must be finite (no NaN/Infinity). Secrets never
+reach the terminal: ``config show`` and error messages go through :mod:`nanofolks_core.masking`.
+Plugins own sections (``channels.telegram``, ``providers.vllm``,
 ``routing`` ...) through the config classes on their specs.
 """
 
@@ -17,39 +20,40 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import cattrs
-from cattrs.cols import is_mapping, is_sequence, list_structure_factory, mapping_structure_factory
-from cattrs.errors import (
-    AttributeValidationNote,
-    ClassValidationError,
-    ForbiddenExtraKeysError,
-    IterableValidationError,
-    IterableValidationNote,
-)
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from nanofolks_core import paths
+from nanofolks_core import paths, validators
 from nanofolks_core.atomic import atomic_write_text
+from nanofolks_core.config_structure import (
+    ConfigIssue,
+    camel,
+    converter,
+    structure_section,
+)
+from nanofolks_core.config_structure import describe_value as _describe
 from nanofolks_core.errors import NanofolksError
-from nanofolks_core.secret import Secret
+from nanofolks_core.masking import mask_config, mask_secrets
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ConfigIssue",
+    "LoadResult",
+    "build_config",
+    "camel",
+    "converter",
+    "disabled_plugins",
+    "read_raw",
+    "structure_section",
+    "to_dict",
+    "update_raw",
+]
 
 # Containers whose every key is a plugin's section (``channels.telegram``).
 PLUGIN_CONTAINERS = ("channels", "providers", "tools")
 
 
-def _between(low: float, high: float | None = None, *, above: bool = False):
-    """An attrs validator whose message names the config key (camelCase) and the allowed range."""
-
-    def check(_inst: object, attribute: attrs.Attribute, value: float | None) -> None:
-        if value is None:
-            return
-        too_low = value <= low if above else value < low
-        if too_low or (high is not None and value > high):
-            bound = f"above {low}" if above else f"at least {low}"
-            limit = f"{bound} and at most {high}" if high is not None else bound
-            raise ValueError(f"{camel(attribute.name)} must be {limit}, got {value}")
-
-    return check
+#: Deeper nesting than this in config.json is a mistake (or an attack), never a real config.
+MAX_DEPTH = 64
 
 
 @attrs.define(kw_only=True)
@@ -57,10 +61,10 @@ class AgentDefaults:
     """``agents.defaults``: what every bot uses unless a room or router says otherwise."""
 
     model: str | None = None
-    temperature: float = attrs.field(default=0.7, validator=_between(0, 2))
-    max_tokens: int = attrs.field(default=4096, validator=_between(0, above=True))
-    max_tool_iterations: int = attrs.field(default=8, validator=_between(0, 100))
-    context_window: int | None = attrs.field(default=None, validator=_between(256))
+    temperature: float = attrs.field(default=0.7, validator=validators.between(0, 2))
+    max_tokens: int = attrs.field(default=4096, validator=validators.above(0))
+    max_tool_iterations: int = attrs.field(default=8, validator=validators.between(0, 100))
+    context_window: int | None = attrs.field(default=None, validator=validators.at_least(256))
     workspace: str | None = None
 
 
@@ -89,16 +93,11 @@ class MemoryConfig:
 class CompactionConfig:
     """``compaction``: keeping requests inside the model's window (see pipeline/compaction.py)."""
 
-    mode: str = attrs.field(default="summary")
-    warn_at: float = attrs.field(default=0.7, validator=_between(0, 1, above=True))
-    trigger_at: float = attrs.field(default=0.8, validator=_between(0, 1, above=True))
+    mode: str = attrs.field(default="summary", validator=validators.one_of("summary", "token-limit", "off"))
+    warn_at: float = attrs.field(default=0.7, validator=validators.above(0, 1))
+    trigger_at: float = attrs.field(default=0.8, validator=validators.above(0, 1))
     #: After a compaction, the kept recent history aims at this share of the window.
-    keep_share: float = attrs.field(default=0.4, validator=_between(0, 0.9, above=True))
-
-    @mode.validator
-    def _check_mode(self, _attribute: attrs.Attribute, value: str) -> None:
-        if value not in ("summary", "token-limit", "off"):
-            raise ValueError(f"mode must be summary, token-limit or off, not {value!r}")
+    keep_share: float = attrs.field(default=0.4, validator=validators.above(0, 0.9))
 
     def __attrs_post_init__(self) -> None:
         if self.keep_share >= self.trigger_at:
@@ -130,16 +129,6 @@ class Config:
         return self.sections.get(path)
 
 
-@attrs.frozen
-class ConfigIssue:
-    key: str  # dotted key path, "" for the whole file
-    message: str
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.message}" if self.key else self.message
-
-
 class ConfigError(NanofolksError):
     """The config file is unreadable or invalid. Lists every problem with its key path."""
 
@@ -149,166 +138,83 @@ class ConfigError(NanofolksError):
         self.path = path
         self.issues = issues
         lines = [f"invalid configuration in {path}:"]
-        lines += [f"  {issue}" for issue in issues]
+        lines += [f"  {mask_secrets(str(issue))}" for issue in issues]
         lines.append("Fix the file, then check it with `nanofolks config lint`.")
         super().__init__("\n".join(lines))
 
 
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def _describe(value: Any) -> str:
-    text = json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
-    return f"{'an object' if isinstance(value, dict) else 'a list' if isinstance(value, list) else text}"
-
-
-def _strict(kinds: tuple[type, ...], label: str, convert: type | None = None):
-    """A structure hook that accepts only ``kinds`` (JSON true/false is not a number here)."""
-
-    def hook(value: Any, _type: Any) -> Any:
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise TypeError(f"expected {label}, got {_describe(value)}")
-        return convert(value) if convert else value
-
-    return hook
-
-
-def _make_converter() -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=True)
-    conv.register_structure_hook(str, _strict((str,), "a string"))
-    conv.register_structure_hook(bool, _strict((bool,), "true or false"))
-    conv.register_structure_hook(int, _strict((int,), "a whole number"))
-    conv.register_structure_hook(float, _strict((int, float), "a number", float))
-    conv.register_structure_hook(Any, lambda value, _t: value)
-
-    def secret_hook(value: Any, _type: Any) -> Secret:
-        if not isinstance(value, str) or not value:
-            raise TypeError(f"expected a secret string (a value, 'env:VAR' or 'keyring:NAME'), got {_describe(value)}")
-        return Secret.parse(value)
-
-    conv.register_structure_hook(Secret, secret_hook)
-    conv.register_unstructure_hook(Secret, Secret.display)
-
-    def seq_factory(type_: Any, converter: cattrs.Converter):
-        base = list_structure_factory(type_, converter)
-
-        def hook(value: Any, t: Any) -> Any:
-            if not isinstance(value, list):
-                raise TypeError(f"expected a list, got {_describe(value)}")
-            result = base(value, t)
-            return tuple(result) if typing.get_origin(type_) is tuple else result
-
-        return hook
-
-    def map_factory(type_: Any, converter: cattrs.Converter):
-        base = mapping_structure_factory(type_, converter)
-
-        def hook(value: Any, t: Any) -> Any:
-            if not isinstance(value, dict):
-                raise TypeError(f"expected an object, got {_describe(value)}")
-            return base(value, t)
-
-        return hook
-
-    conv.register_structure_hook_factory(lambda t: is_sequence(t) and t not in (str, bytes), seq_factory)
-    conv.register_structure_hook_factory(is_mapping, map_factory)
-
-    def attrs_factory(cls: type, converter: cattrs.Converter):
-        fields = [f for f in attrs.fields(cls) if not f.metadata.get("internal")]
-        renames = {f.name: override(rename=camel(f.alias or f.name)) for f in fields}
-        internal = {f.name: override(omit=True) for f in attrs.fields(cls) if f.metadata.get("internal")}
-        fn = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **renames, **internal)
-        aliases = {f.name: camel(f.name) for f in fields if f.name != camel(f.name)}
-
-        def hook(value: Any, t: Any) -> Any:
-            if not isinstance(value, dict):
-                raise TypeError(f"expected an object, got {_describe(value)}")
-            normalized = {}
-            for key, item in value.items():
-                normalized[aliases.get(key, key)] = item
-            return fn(normalized, t)
-
-        return hook
-
-    conv.register_structure_hook_factory(attrs.has, attrs_factory)
-
-    def attrs_unstructure_factory(cls: type, converter: cattrs.Converter):
-        renames = {f.name: override(rename=camel(f.name)) for f in attrs.fields(cls)}
-        internal = {f.name: override(omit=True) for f in attrs.fields(cls) if f.metadata.get("internal")}
-        return make_dict_unstructure_fn(cls, converter, **{**renames, **internal})
-
-    conv.register_unstructure_hook_factory(attrs.has, attrs_unstructure_factory)
-    return conv
-
-
-converter = _make_converter()
-
-
-def _issues_from(exc: BaseException, path: list[str]) -> list[ConfigIssue]:
-    """Turn cattrs' nested validation errors into one issue per problem, with key paths."""
-    if isinstance(exc, ForbiddenExtraKeysError):
-        return [_unknown_key_issue(path, key, exc.cl) for key in sorted(exc.extra_fields)]
-    if isinstance(exc, (ClassValidationError, IterableValidationError)):
-        issues: list[ConfigIssue] = []
-        for sub in exc.exceptions:
-            sub_path = list(path)
-            for note in getattr(sub, "__notes__", []):
-                if isinstance(note, AttributeValidationNote):
-                    sub_path.append(camel(note.name))
-                elif isinstance(note, IterableValidationNote):
-                    sub_path.append(f"[{note.index}]")
-            issues += _issues_from(sub, sub_path)
-        return issues
-    key = ".".join(path).replace(".[", "[")
-    message = str(exc)
-    if isinstance(exc, KeyError):
-        message = f"missing required key {exc}"
-    return [ConfigIssue(key, message)]
-
-
-def _unknown_key_issue(path: list[str], key: str, cls: type | None) -> ConfigIssue:
-    known = [camel(f.name) for f in attrs.fields(cls) if not f.metadata.get("internal")] if cls else []
-    hint = difflib.get_close_matches(key, known, n=1)
-    suggestion = f" (did you mean '{hint[0]}'?)" if hint else f" (known keys: {', '.join(known)})" if known else ""
-    return ConfigIssue(".".join([*path, key]).replace(".[", "["), f"unknown key{suggestion}")
-
-
-def structure_section(raw: Any, cls: type, path: str) -> tuple[Any, list[ConfigIssue]]:
-    """Structure one section; returns (object or None, issues with full key paths)."""
-    try:
-        return converter.structure(raw, cls), []
-    except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
-        return None, _issues_from(exc, path.split(".") if path else [])
-    except (TypeError, ValueError) as exc:
-        return None, [ConfigIssue(path, str(exc))]
-
-
 def read_raw(path: Path) -> dict[str, Any]:
-    """Read the file as JSON. A missing file is an empty config."""
+    """Read the file as JSON. A missing file is an empty config.
+
+    Whatever is in the file, the result is a ConfigError naming the problem, never a crash:
+    unreadable, not UTF-8, not JSON, nested absurdly deep, or not an object at the top.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as exc:
         raise ConfigError(path, [ConfigIssue("", f"cannot read the file: {exc.strerror}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            path,
+            [
+                ConfigIssue(
+                    "",
+                    f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column {column} "
+                    "(save the file as UTF-8)",
+                )
+            ],
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a BOM from a Windows editor is harmless
     try:
         raw = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
         raise ConfigError(
             path, [ConfigIssue("", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")]
         ) from None
+    except RecursionError:
+        raw = None
+    if raw is None or _too_deep(raw):
+        raise ConfigError(
+            path, [ConfigIssue("", f"nested more than {MAX_DEPTH} levels deep; a config file never needs that")]
+        ) from None
     if not isinstance(raw, dict):
         raise ConfigError(path, [ConfigIssue("", f"the top level must be a JSON object, got {_describe(raw)}")])
     return raw
 
 
+def _too_deep(data: Any) -> bool:
+    """True if objects/lists nest deeper than MAX_DEPTH (checked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def disabled_plugins(raw: dict[str, Any], path: Path) -> list[str]:
-    """``plugins.disabled`` from a raw config, validated on its own (no plugin is imported)."""
+    """``plugins.disabled`` from a raw config, validated on its own (no plugin is imported).
+
+    If it is invalid, no plugin can safely load; the error lists every problem of the core
+    sections too, so one run shows them all.
+    """
     section = raw.get("plugins", {})
     plugins_cfg, issues = structure_section(section, PluginsConfig, "plugins")
     if issues:
+        try:
+            build_config(raw, path, {}, ["(not loaded)"])
+        except ConfigError as exc:
+            raise ConfigError(path, exc.issues) from None
         raise ConfigError(path, issues)
     return list(plugins_cfg.disabled)
 
@@ -407,7 +313,11 @@ def _apply_env_overrides(config: Config, path: Path) -> None:
 
 
 def to_dict(config: Config) -> dict[str, Any]:
-    """The config as JSON-able data with camelCase keys and secrets masked (for ``config show``)."""
+    """The config as JSON-able data with camelCase keys and every secret masked (for ``config show``).
+
+    Secret fields print as ``***`` (references like ``env:NAME`` as written), header values
+    and URL credentials are masked too (see :func:`nanofolks_core.masking.mask_config`).
+    """
     data = converter.unstructure(config)
     for section_path, obj in sorted(config.sections.items()):
         holder = data
@@ -415,7 +325,7 @@ def to_dict(config: Config) -> dict[str, Any]:
         for part in parents:
             holder = holder.setdefault(part, {})
         holder[leaf] = converter.unstructure(obj) if obj is not None else None
-    return data
+    return mask_config(data)
 
 
 def update_raw(path: Path, mutate: typing.Callable[[dict[str, Any]], None]) -> None:

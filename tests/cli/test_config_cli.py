@@ -148,3 +148,51 @@ def _disable_one(path: str, name: str) -> None:
         raw.setdefault("plugins", {}).setdefault("disabled", []).append(name)
 
     update_raw(Path(path), mutate)
+
+
+def test_exported_validators_report_every_bad_field_of_a_plugin_section(tmp_path):
+    """Plugins build their config classes from nanofolks_core.api.validators; problems come out together."""
+    import attrs
+
+    from nanofolks_core.api import validators
+    from nanofolks_core.config import ConfigError, build_config
+
+    @attrs.define(kw_only=True)
+    class EchoConfig:
+        delay: float = attrs.field(default=0.5, validator=validators.at_least(0))
+        volume: int = attrs.field(default=5, validator=validators.between(0, 11))
+        mode: str = attrs.field(default="loud", validator=validators.one_of("loud", "quiet"))
+        url: str | None = attrs.field(default=None, validator=validators.http_url())
+        retries: int = 1
+
+    raw = {"echo": {"delay": -1, "volume": 12, "mode": "shout", "url": "ftp://u:pw@x", "retries": "2"}}
+    with pytest.raises(ConfigError) as caught:
+        build_config(raw, tmp_path / "config.json", {"echo": EchoConfig})
+    issues = [str(issue) for issue in caught.value.issues]
+    assert issues == [
+        'echo.retries: expected a whole number, got "2"',
+        "echo: delay must be at least 0, got -1.0",
+        "echo: volume must be from 0 to 11, got 12",
+        "echo: mode must be one of 'loud', 'quiet', got 'shout'",
+        "echo: url must be a http:// or https:// URL such as http://127.0.0.1:8000/v1, got 'ftp://u:***@x'",
+    ]
+    with pytest.raises(ValueError, match="must be a finite number"):
+        EchoConfig(delay=float("nan"))  # also when a plugin builds its config in code
+    assert build_config({"echo": {"volume": 11}}, tmp_path / "c.json", {"echo": EchoConfig}).config.section(
+        "echo"
+    ) == EchoConfig(volume=11)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("cannot connect to http://bob:hunter2@host:8000/v1", "cannot connect to http://bob:***@host:8000/v1"),
+        ("GET https://tok3n@git.example/x?token=abc&page=2", "GET https://***@git.example/x?token=***&page=2"),
+        ("header Authorization: Bearer abcdef123456", "header Authorization: Bearer ***"),
+        ("mail bob@example.com about http://example.com/a@b", "mail bob@example.com about http://example.com/a@b"),
+    ],
+)
+def test_mask_secrets_hides_url_credentials_and_tokens(text, masked):
+    from nanofolks_core.api import mask_secrets
+
+    assert mask_secrets(text) == masked

@@ -55,6 +55,7 @@ def _hook_block(name: str) -> str:
 def _kinds_table() -> str:
     rows = ["| kind (`plugins list --kind`) | hook | record |", "|---|---|---|"]
     rows += [f"| `{kind}` | `{hook}` | `{cls.__name__}` |" for kind, (hook, cls) in KIND_HOOKS.items()]
+    rows.append("| `events` | any of the pipeline-event hooks below | — |")
     return "\n".join(rows)
 
 
@@ -152,6 +153,15 @@ def test_each_example_loads_as_a_plugin_and_does_what_it_says(name, plugin_host)
     else:  # a new pipeline hook: give its example a check here
         pytest.fail(f"no check for the example of {name}")
     assert plugin_host.records["example"].state == "enabled", plugin_host.records["example"].reason
+
+
+def test_the_kinds_table_is_the_registrys_kinds_plus_events():
+    from nanofolks_core.plugins import EVENT_HOOKS
+
+    table = re.search(r"<!-- BEGIN generated: kinds-table -->\n(.*?)<!-- END", HOOKS_MD.read_text(), re.S)[1]
+    kinds = re.findall(r"^\| `([a-z-]+)` \|", table, flags=re.M)
+    assert kinds == [*KIND_HOOKS, "events"], UPDATE_HINT
+    assert EVENT_HOOKS == set(HOOKS) - {hook for hook, _cls in KIND_HOOKS.values()}
 
 
 def test_every_hook_has_a_test():

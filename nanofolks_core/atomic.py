@@ -5,7 +5,7 @@
 - ``write_new_file``: a brand-new fsynced file with a unique name (``mkstemp``).
 - ``file_lock``: an exclusive ``flock`` that a killed process never leaves behind; re-entrant
   within a thread, so a helper may take the lock its caller already holds.
-- ``private_dir``: create folders owner-only (0700); files written here are 0600.
+- ``private_dir`` / ``private_file``: create folders owner-only (0700), files 0600.
 - ``move_aside``: rename a damaged file out of the way (never delete it) and return the new name.
 - ``storage_error``: turn an ``OSError`` into a ``StorageError`` that names the file and the fix.
 
@@ -50,6 +50,14 @@ def private_dir(path: Path) -> Path:
             continue  # another process made it first
         os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
     return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty and 0600 if it does not exist (for files another library will fill,
+    such as SQLite databases: their -wal/-shm companions copy the database's mode)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    os.close(fd)
+    return Path(path)
 
 
 def fsync_dir(directory: Path) -> None:

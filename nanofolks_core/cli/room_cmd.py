@@ -236,31 +236,57 @@ def delete(app: App, name: str, yes: bool, keep_history: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def history(app: App, name: str, limit: int, as_json: bool) -> None:
-    """Show the messages of room NAME, oldest first."""
+    """Show the messages of room NAME, oldest first.
+
+    Every message stays in the history: where the crew summarized older messages to fit the
+    model's context window, the summary is shown as a marked entry among them.
+    """
     from nanofolks_core.sessions import SessionCorruptError
 
     current = app.rooms.get(name)
     try:
-        messages = app.sessions.read(current.id, limit=limit or None)
+        everything = app.sessions.read(current.id)
     except SessionCorruptError as exc:
-        raise NanofolksError(f"cannot read the history of room {current.id!r}: {exc}") from None
+        raise NanofolksError(
+            f"cannot read the history of room {current.id!r}: {exc}; run `nanofolks doctor --repair`"
+        ) from None
+    messages = everything[-limit:] if limit else everything
     if as_json:
         click.echo(json.dumps([m.to_dict() for m in messages], indent=2, ensure_ascii=False))
         return
     if not messages:
         click.echo(f"No messages in room {current.id!r} yet.")
         return
+    hidden = len(everything) - len(messages)
+    if hidden:
+        click.echo(f"({hidden} earlier message(s) not shown; --limit 0 shows all)", err=True)
     for message in messages:
-        if message.role == "assistant":
-            speaker = message.bot or "assistant"
-        else:
-            speaker = _SPEAKER.get(message.role, message.role)
-        stamp = datetime.fromtimestamp(message.ts).strftime("%Y-%m-%d %H:%M")
-        first, *rest = message.content.splitlines() or [""]
-        click.echo(f"{stamp}  {speaker}: {first}")
-        indent = " " * (len(stamp) + 2 + len(speaker) + 2)
-        for line in rest:
-            click.echo(f"{indent}{line}")
+        _echo_message(message)
+
+
+def _echo_message(message: Any) -> None:
+    """One history entry: time, speaker, text (made safe for the terminal); summaries marked."""
+    from nanofolks_core.text import for_terminal
+
+    stamp = datetime.fromtimestamp(message.ts).strftime("%Y-%m-%d %H:%M")
+    text = for_terminal(message.content)
+    if message.meta.get("summary"):
+        covers = message.meta.get("covers")
+        what = f"{covers} earlier messages" if isinstance(covers, int) else "earlier messages"
+        click.echo(f"{stamp}  ── summary of {what} (the model's view starts here) ──")
+        for line in text.splitlines():
+            click.echo(f"{' ' * (len(stamp) + 2)}{line}")
+        return
+    if message.role == "assistant":
+        speaker = message.bot or "assistant"
+    else:
+        speaker = _SPEAKER.get(message.role, message.role)
+    speaker = for_terminal(speaker)
+    first, *rest = text.splitlines() or [""]
+    click.echo(f"{stamp}  {speaker}: {first}")
+    indent = " " * (len(stamp) + 2 + len(speaker) + 2)
+    for line in rest:
+        click.echo(f"{indent}{line}")
 
 
 # ---------------------------------------------------------------------- tasks

@@ -23,7 +23,10 @@ class ToolOutputStore:
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            from nanofolks_core.atomic import private_dir, private_file
+
+            private_dir(self.path.parent)
+            private_file(self.path)  # owner-only before SQLite writes a byte (it would use the umask)
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(

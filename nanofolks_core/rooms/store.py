@@ -13,14 +13,16 @@ rename), so a crash leaves the old file or the new one and readers need no lock.
 operation needs two locks it always takes the room's before the mappings', so it cannot
 deadlock. A lock file is never deleted: deleting one that others wait on would split the lock.
 
-A file that cannot be read is reported with its path (``RoomFileError``), never replaced.
+A file that cannot be read is reported with its path (``RoomFileError``), never replaced;
+``nanofolks doctor --repair`` moves it aside and rebuilds the room. Folders are 0700, files
+0600; a read-only or full data folder is a ``StorageError`` naming the folder, with nothing
+half-written.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
-import fcntl
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -30,8 +32,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from nanofolks_core.atomic import atomic_write_text
-from nanofolks_core.errors import NanofolksError, UsageError
+from nanofolks_core import atomic
+from nanofolks_core.errors import NanofolksError, StorageError, UsageError
 
 from . import tasks as task_rules
 from .models import (
@@ -63,7 +65,8 @@ class RoomFileError(NanofolksError):
     def __init__(self, path: Path, problem: str) -> None:
         self.path = path
         super().__init__(
-            f"{path}: {problem}. Nothing was changed; fix the file or move it away (other rooms are not affected)"
+            f"{path}: {problem}. Nothing was changed; run `nanofolks doctor --repair` to move it aside and "
+            "rebuild what can be rebuilt (other rooms are not affected)"
         )
 
 
@@ -336,42 +339,48 @@ class RoomStore:
 
     def _ensure_general(self) -> Room:
         path = self.path_for(DEFAULT_ROOM)
-        with self._locked(path.name):
-            room = self._read(path)
-            if room is None:
-                now = now_utc()
-                room = Room(
-                    id=DEFAULT_ROOM,
-                    type=RoomType.OPEN,
-                    participants=(LEADER,),
-                    description="Default room for all conversations",
-                    created_at=now,
-                    updated_at=now,
-                )
-                self._write(path, room)
+        room = self._read(path)
+        if room is not None:
+            return room
+        now = now_utc()
+        fresh = Room(
+            id=DEFAULT_ROOM,
+            type=RoomType.OPEN,
+            participants=(LEADER,),
+            description="Default room for all conversations",
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with self._locked(path.name):
+                room = self._read(path)
+                if room is None:
+                    self._write(path, fresh)
+                    room = fresh
+        except StorageError:
+            return fresh  # a read-only data folder: reading still works; writing says why it cannot
         return room
 
     @contextlib.contextmanager
     def _locked(self, file_name: str) -> Iterator[None]:
-        lock_dir = self.root / ".locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_dir / f"{file_name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the flock, also when the process dies
+        """Hold ``file_name``'s lock; an OSError inside (read-only, full disk) is a StorageError."""
+        with atomic.storage_errors(self.root):
+            lock_dir = atomic.private_dir(self.root / ".locks")
+            with atomic.file_lock(lock_dir / f"{file_name}.lock"):
+                yield
 
     def _read_json(self, path: Path) -> dict[str, Any] | None:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RoomFileError(path, f"cannot be read ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise RoomFileError(path, f"is not valid UTF-8 ({exc})") from None
+        except OSError as exc:
+            raise atomic.storage_error(exc, path, "read") from None
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise RoomFileError(path, f"is not valid JSON ({exc})") from None
         if not isinstance(data, dict):
             raise RoomFileError(path, "does not hold a JSON object")
@@ -397,7 +406,9 @@ class RoomStore:
         return room
 
     def _write(self, path: Path, room: Room) -> None:
-        atomic_write_text(path, json.dumps({"format": FORMAT, **room.to_dict()}, indent=2, ensure_ascii=False) + "\n")
+        atomic.atomic_write_text(
+            path, json.dumps({"format": FORMAT, **room.to_dict()}, indent=2, ensure_ascii=False) + "\n"
+        )
 
     def _read_mappings(self) -> dict[str, dict[str, str]]:
         path = self.root / MAPPINGS_NAME
@@ -414,7 +425,7 @@ class RoomStore:
 
     def _write_mappings(self, mappings: dict[str, dict[str, str]]) -> None:
         text = json.dumps({"format": FORMAT, "channels": mappings}, indent=2, sort_keys=True, ensure_ascii=False)
-        atomic_write_text(self.root / MAPPINGS_NAME, text + "\n")
+        atomic.atomic_write_text(self.root / MAPPINGS_NAME, text + "\n")
 
     @staticmethod
     def _channel_key(channel: str, chat_id: str | int) -> tuple[str, str]:

@@ -200,7 +200,8 @@ def test_history_shows_who_said_what(cli_runner, nanofolks_home):
     assert out.splitlines()[3].endswith("you: thanks")
 
     last = ok(cli_runner, ["room", "history", "project-alpha", "--limit", "1"])
-    assert last.strip().endswith("you: thanks") and len(last.splitlines()) == 1
+    assert last.splitlines()[0] == "(2 earlier message(s) not shown; --limit 0 shows all)"
+    assert last.splitlines()[1].endswith("you: thanks") and len(last.splitlines()) == 2
 
     data = json.loads(ok(cli_runner, ["room", "history", "project-alpha", "--json"]))
     assert [(m["role"], m["bot"], m["channel"]) for m in data] == [
@@ -210,6 +211,24 @@ def test_history_shows_who_said_what(cli_runner, nanofolks_home):
     ]
     assert set(data[0]) == {"id", "role", "content", "bot", "channel", "ts", "meta"} and data[0]["ts"] == ts
     assert "No messages in room 'general' yet." in ok(cli_runner, ["room", "history", "general"])
+
+
+def test_history_marks_summaries_and_neutralises_escape_codes(cli_runner, nanofolks_home):
+    store = FileSessionStore(nanofolks_home / "sessions")
+    old = [SessionMessage("user", f"question {i}") for i in range(22)]
+    store.append("general", *old)
+    store.append(
+        "general",
+        SessionMessage("system", "The user asked 22 questions.", meta={"summary": True, "covers": 22}),
+        SessionMessage("assistant", "evil \x1b]0;pwned\x07title \x1b]52;c;aGk=\x07clip \x1b[2Jclear", bot="leader"),
+    )
+    out = ok(cli_runner, ["room", "history", "general", "--limit", "0"])
+    lines = out.splitlines()
+    assert len([line for line in lines if "you: question" in line]) == 22  # nothing folded away
+    assert "── summary of 22 earlier messages (the model's view starts here) ──" in lines[22]
+    assert lines[23].strip() == "The user asked 22 questions."
+    assert lines[24].endswith("leader: evil title clip clear")
+    assert "\x1b" not in out and "\x07" not in out
 
 
 def test_delete_needs_yes_without_a_terminal_and_removes_history(cli_runner, fails, nanofolks_home):
@@ -288,7 +307,7 @@ def test_a_damaged_room_file_is_named_and_the_other_rooms_still_listed(cli_runne
     assert [line.split()[0] for line in result.stdout.splitlines()] == ["ROOM", "general", "good"]
     assert f"warning: {broken}: is not valid JSON" in result.stderr
     code, err = fails(["room", "invite", "broken", "coder"])
-    assert code == 1 and str(broken) in err and "fix the file or move it away" in err
+    assert code == 1 and str(broken) in err and "nanofolks doctor --repair" in err
     assert broken.read_text() == "{oops"
 
 
@@ -324,3 +343,10 @@ def test_delete_asks_on_a_terminal(nanofolks_home, home):
         assert "Delete room 'project-alpha' with 0 task(s) and its message history?" in out
         assert (home / "rooms" / "project-alpha.json").exists() is kept
         assert proc.returncode == (1 if kept else 0), err
+
+
+@pytest.mark.parametrize("name", ["--help", "-x", "-"])
+def test_room_names_that_look_like_options_are_rejected(fails, nanofolks_home, name):
+    code, err = fails(["room", "create", "--", name])
+    assert code == 2 and f"invalid room name {name!r}" in err and "not starting with '-'" in err
+    assert not (nanofolks_home / "rooms" / f"{name}.json").exists()

@@ -97,3 +97,23 @@ def _mask_value(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return mask_config(value, "headers") if isinstance(value, dict) else [_mask_value(v) for v in value]
     return value
+
+
+class MaskingFilter:
+    """A ``logging`` filter that masks secrets in every record's final message (see :func:`mask_secrets`)."""
+
+    def filter(self, record: Any) -> bool:
+        message = record.getMessage()
+        masked = mask_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def install_log_masking() -> None:
+    """Mask secrets in what the root logger's handlers write (call after ``logging.basicConfig``)."""
+    import logging
+
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter())

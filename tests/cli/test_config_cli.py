@@ -196,3 +196,21 @@ def test_mask_secrets_hides_url_credentials_and_tokens(text, masked):
     from nanofolks_core.api import mask_secrets
 
     assert mask_secrets(text) == masked
+
+
+def test_verbose_log_lines_are_masked(capsys):
+    import logging
+
+    from nanofolks_core.masking import MaskingFilter
+
+    handler = logging.StreamHandler()
+    handler.addFilter(MaskingFilter())
+    logger = logging.getLogger("nanofolks.test-masking")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug("calling %s with %s", "http://bob:hunter2@host/v1", "Bearer abcdef123456")
+    finally:
+        logger.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert "calling http://bob:***@host/v1 with Bearer ***" in err and "hunter2" not in err

@@ -18,18 +18,24 @@ from typing import Any
 
 import attrs
 
+from nanofolks_core.api import clean_text
 from nanofolks_core.errors import NanofolksError, UsageError
 from nanofolks_core.memory import MemoryEvent, MemoryHit
 from nanofolks_memory_chroma.config import ChromaMemoryConfig
 from nanofolks_memory_chroma.context import build_context
+from nanofolks_memory_chroma.disk import RepairLog, is_damage, is_storage_fault, make_private, sqlite_files
 from nanofolks_memory_chroma.embedders import make_embedder
 from nanofolks_memory_chroma.extract import extract
-from nanofolks_memory_chroma.store import ENTITY_PREFIX, PREFERENCE_PREFIX, MemoryStore
-from nanofolks_memory_chroma.vectors import VectorStore, VectorStoreError, collection_name
+from nanofolks_memory_chroma.recovery import open_memory
+from nanofolks_memory_chroma.store import ENTITY_PREFIX, PREFERENCE_PREFIX
+from nanofolks_memory_chroma.vectors import VectorStoreError, collection_name
 
 log = logging.getLogger(__name__)
 
 BATCH = 64  # messages embedded together: much faster per message than one by one
+# Re-embedding after a repair happens a bit at a time, so a short `chat -m` is not held up
+# at exit by a whole index rebuild (`memory doctor --repair` does it all at once).
+BACKLOG_PER_BATCH = BATCH * 4
 _STOP = object()
 
 
@@ -40,32 +46,54 @@ def _size(path: Path) -> int:
 
 
 class ChromaMemory:
-    """Long-term memory in ``<data_root>/memory/``: memory.db (SQLite, WAL) and chroma/ (vectors)."""
+    """Long-term memory in ``<data_root>/memory/``: memory.db (SQLite, WAL) and chroma/ (vectors).
+
+    Never fatal: a damaged file is moved aside (and rebuilt from the other store where it can
+    be), and an unwritable folder leaves memory off for the run, each with a one-line warning.
+    ``unavailable`` / ``search_unavailable`` say why a part is off (None: it works).
+    """
 
     name = "chroma"
 
-    def __init__(self, *, spec: Any = None, config: ChromaMemoryConfig | None = None, data_root: Path) -> None:
+    def __init__(
+        self,
+        *,
+        spec: Any = None,
+        config: ChromaMemoryConfig | None = None,
+        services: Any = None,
+        data_root: Path | None = None,
+    ) -> None:
         self.spec = spec
         self.config = config or ChromaMemoryConfig()
+        if data_root is None:
+            if services is None:
+                raise TypeError("ChromaMemory needs services= (or data_root=)")
+            data_root = services.data_root
         self.root = Path(data_root) / "memory"
         # First, so a missing model is reported before any file is created.
         self.embedder = make_embedder(self.config.embedding)
-        self.store = MemoryStore(self.root / "memory.db")
-        self.vectors = VectorStore(
-            path=self.root / "chroma",
-            name=collection_name(self.config.collection, self.embedder.slug),
-            host=self.config.host,
-            port=self.config.port,
-            ssl=self.config.ssl,
-        )
+        self.repairs = RepairLog(self.root / "repairs.jsonl")
+        self._vector_args = {
+            "name": collection_name(self.config.collection, self.embedder.slug),
+            "host": self.config.host,
+            "port": self.config.port,
+            "ssl": self.config.ssl,
+        }
+        opened = open_memory(self.root, self._vector_args, self.repairs)
+        self.store, self.vectors = opened.store, opened.vectors
+        self.unavailable = opened.store_problem
+        self.search_unavailable = opened.vectors_problem or self.unavailable
+        for problem in {self.unavailable, self.search_unavailable} - {None}:
+            log.warning("memory: %s", problem)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._state_lock = threading.Lock()
         self._closed = False
         self._bug: BaseException | None = None
         self.last_error: str | None = None
+        self._warned: set[str] = set()
         # Messages logged but not searchable yet (an earlier run stopped early or the API failed).
-        self._backlog = bool(self.store.unindexed(1))
+        self._backlog = self.store is not None and bool(self.store.unindexed(1))
 
     # -- recording (caller thread: cheap) ----------------------------------------------------
 
@@ -73,8 +101,10 @@ class ChromaMemory:
         """Queue a message; the background worker stores, extracts and embeds it."""
         if self._closed:
             raise NanofolksError("memory is closed; this ChromaMemory cannot record any more messages")
+        if self.store is None:
+            return  # memory is off for this run (said once, at start)
         self._ensure_worker()
-        self._queue.put(event)
+        self._queue.put(attrs.evolve(event, text=clean_text(event.text)))
 
     def _ensure_worker(self) -> None:
         with self._state_lock:
@@ -99,28 +129,36 @@ class ChromaMemory:
             try:
                 if events:
                     self._process(events)
-            except NanofolksError as exc:
-                # Expected trouble (embedding API down ...): the messages stay in the log and are retried.
-                self.last_error = str(exc)
-                self._backlog = True
-                log.warning("memory: %s", exc)
-            except Exception as exc:  # noqa: BLE001 - a bug must not kill the worker; flush() re-raises it
-                self._bug = self._bug or exc
-                self._backlog = True
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("memory: failed to store %d message(s)", len(events))
+            except Exception as exc:  # noqa: BLE001 - nothing may kill the worker; flush() re-raises bugs
+                self._failed(exc, len(events))
             finally:
                 for _ in batch:
                     self._queue.task_done()
             if item is _STOP:
                 return
 
+    def _failed(self, exc: Exception, count: int) -> None:
+        self._backlog = True
+        if isinstance(exc, NanofolksError) or is_storage_fault(exc) or is_damage(exc):
+            # Expected trouble (embedding API down, disk full, a damaged file): what reached the
+            # log is retried later; the next start moves a damaged file aside. Said once per kind.
+            self.last_error = str(exc) if isinstance(exc, NanofolksError) else f"{type(exc).__name__}: {exc}"
+            if self.last_error not in self._warned:
+                self._warned.add(self.last_error)
+                log.warning("memory: could not store %d message(s): %s", count, self.last_error)
+            return
+        self._bug = self._bug or exc
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.exception("memory: failed to store %d message(s)", count)
+
     def _process(self, events: list[MemoryEvent]) -> None:
         added = self.store.add_messages(events)
         self.store.add_extractions([(seq, event.ts, extract(event.text, event.role)) for seq, event in added])
+        if self.vectors is None:
+            return  # logged, not searchable yet: indexed when the vector store is back
         self._index([(seq, event.id, event.text, self._metadata(seq, attrs.asdict(event))) for seq, event in added])
         if self._backlog:
-            self._index_backlog()
+            self._index_backlog(BACKLOG_PER_BATCH)
         self.last_error = None
 
     @staticmethod
@@ -138,10 +176,17 @@ class ChromaMemory:
             )
         self.store.mark_indexed([seq for seq, *_ in rows])
 
-    def _index_backlog(self) -> None:
-        while rows := self.store.unindexed(BATCH * 4):
+    def _index_backlog(self, limit: int | None = None) -> int:
+        """Embed logged messages that are not searchable yet (at most ``limit``); returns how many."""
+        done = 0
+        while limit is None or done < limit:
+            rows = self.store.unindexed(BATCH * 4 if limit is None else min(BATCH * 4, limit - done))
+            if not rows:
+                self._backlog = False
+                break
             self._index([(row["seq"], row["id"], row["text"], self._metadata(row["seq"], dict(row))) for row in rows])
-        self._backlog = False
+            done += len(rows)
+        return done
 
     def flush(self) -> None:
         """Wait until every queued message is stored and searchable. Re-raises a bug hit by the worker."""
@@ -163,19 +208,33 @@ class ChromaMemory:
                 self._queue.put(_STOP)
                 self._worker.join()
                 atexit.unregister(self.close)
-            self.store.close()
+            if self.store is not None:
+                self.store.close()
+                make_private(self.root)  # chromadb may have added files with its own modes
+
+    def _need_store(self) -> Any:
+        if self.store is None:
+            raise NanofolksError(self.unavailable or "memory is not available")
+        return self.store
+
+    def _need_vectors(self) -> Any:
+        if self.vectors is None:
+            raise NanofolksError(self.search_unavailable or "memory search is not available")
+        return self.vectors
 
     # -- reading ----------------------------------------------------------------------------
 
     def search(self, query: str, *, limit: int = 10, room: str | None = None) -> list[MemoryHit]:
         """Messages most similar in meaning to ``query``, best first (score: cosine similarity)."""
+        query = clean_text(query)
         if not query.strip() or limit <= 0:
             return []
+        vectors = self._need_vectors()
         vector = self.embedder.embed([query])[0]
         return [
             MemoryHit(id=hit.id, text=hit.text, room=hit.metadata.get("room"), ts=float(hit.metadata.get("ts", 0.0)),
                       score=hit.score, kind="message")
-            for hit in self.vectors.query(vector, limit, room)
+            for hit in vectors.query(vector, limit, room)
         ]
 
     async def context(self, query: str, *, room: str, bot: str, budget_tokens: int) -> str:
@@ -186,20 +245,22 @@ class ChromaMemory:
         """The blocking body of :meth:`context` (for callers without an event loop)."""
         if budget_tokens <= 0:
             return ""
+        store = self._need_store()
+        query = clean_text(query)
         hits = []
-        if query.strip():
+        if query.strip() and self.vectors is not None:  # without the index: preferences and facts only
             # The room's recent messages are in the prompt already; over-fetch so they can be dropped.
-            recent = self.store.recent_ids(room, self.config.recent_room_messages)
+            recent = store.recent_ids(room, self.config.recent_room_messages)
             vector = self.embedder.embed([query])[0]
             hits = [hit for hit in self.vectors.query(vector, 8 + len(recent))
                     if hit.id not in recent and hit.score >= self.config.min_score][:8]
-        entities = self.store.entities_for([hit.id for hit in hits], query, limit=6)
+        entities = store.entities_for([hit.id for hit in hits], query, limit=6)
         return build_context(
             hits=hits,
-            preferences=self.store.preferences(),
-            user_facts=self.store.user_facts(),
+            preferences=store.preferences(),
+            user_facts=store.user_facts(),
             entities=entities,
-            relations=self.store.relations_of([row["id"] for row in entities]),
+            relations=store.relations_of([row["id"] for row in entities]),
             room=room,
             budget_tokens=budget_tokens,
         )
@@ -210,10 +271,14 @@ class ChromaMemory:
         """Delete one entry (a message id, ``entity:N`` or ``pref:N``) or a whole room; returns how many went."""
         if (entry_id is None) == (room is None):
             raise UsageError("forget needs exactly one of: an entry id, or a room")
+        self._need_store()
+        self._need_vectors()  # forgetting in one store only would let the other bring it back
         self.flush()  # so a queued message of that room cannot come back after the delete
         if room is not None:
             ids = self.store.forget_room(room)
             self.vectors.delete(ids)
+            if not self.vectors.remote:
+                self.vectors.delete_room(room)  # also vectors of messages a damaged, replaced log lost
             return len(ids)
         by_prefix = ((ENTITY_PREFIX, self.store.forget_entity), (PREFERENCE_PREFIX, self.store.forget_preference))
         for prefix, method in by_prefix:
@@ -228,6 +293,7 @@ class ChromaMemory:
 
     def describe(self, entry_id: str) -> str | None:
         """A one-line description of an entry (for confirmations), None if there is no such entry."""
+        self._need_store()
         if entry_id.startswith(PREFERENCE_PREFIX):
             rows = [row for row in self.store.preferences() if f"{PREFERENCE_PREFIX}{row['id']}" == entry_id]
             return f"preference: {rows[0]['statement']}" if rows else None
@@ -238,38 +304,65 @@ class ChromaMemory:
         return f"message in room {row['room']}: {row['text'][:80]}" if row else None
 
     def room_count(self, room: str) -> int:
-        return self.store.room_message_count(room)
+        return self._need_store().room_message_count(room)
 
     # -- status -----------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """Counts, sizes and where things live, for ``nanofolks memory status``."""
-        counts = self.store.counts()
-        try:
-            vector_count: int | None = self.vectors.count()
-        except VectorStoreError as exc:  # a server that went away must not hide the rest of the status
-            vector_count, self.last_error = None, str(exc)
-        db_files = [self.store.path.with_name(self.store.path.name + suffix) for suffix in ("", "-wal", "-shm")]
-        db_size = sum(_size(path) for path in db_files)
+        """Counts, sizes and where things live, for ``nanofolks memory status``.
+
+        ``unavailable`` / ``search_unavailable`` say why a part is off this run; ``repairs`` lists
+        the latest damaged files moved aside and what was done about them.
+        """
+        counts = dict.fromkeys(("messages", "unindexed", "entities", "relations", "preferences", "rooms"), 0)
+        if self.store is not None:
+            counts = self.store.counts()
+        vector_count: int | None = None
+        if self.vectors is not None:
+            try:
+                vector_count = self.vectors.count()
+            except VectorStoreError as exc:  # a server that went away must not hide the rest of the status
+                self.last_error = str(exc)
+        database = self.root / "memory.db"
+        remote = bool(self.config.host)
+        location = (f"server {self._vector_args_location()}" if remote else f"embedded {self.root / 'chroma'}")
         return {
             "backend": self.name,
             **counts,
             "vectors": vector_count,
             "queued": self._queue.qsize(),
             "embedding_model": self.embedder.name,
-            "vector_store": ("server " if self.vectors.remote else "embedded ") + self.vectors.location,
-            "collection": self.vectors.collection.name,
-            "database": str(self.store.path),
-            "size_bytes": {"database": db_size, "vectors": 0 if self.vectors.remote else _size(self.root / "chroma")},
+            "vector_store": location,
+            "collection": self._vector_args["name"],
+            "database": str(database),
+            "size_bytes": {"database": sum(_size(path) for path in sqlite_files(database)),
+                           "vectors": 0 if remote else _size(self.root / "chroma")},
             "last_error": self.last_error,
+            "unavailable": self.unavailable,
+            "search_unavailable": self.search_unavailable,
+            "repairs": self.repairs.entries(),
         }
+
+    def _vector_args_location(self) -> str:
+        return f"{'https' if self.config.ssl else 'http'}://{self.config.host}:{self.config.port}"
+
+    def doctor(self, repair: bool = False) -> list[Any]:
+        """Health checks of memory.db and the search index (``nanofolks doctor``, ``memory doctor``).
+
+        With ``repair``: a damaged log is moved aside and rebuilt from the index, a damaged index
+        is moved aside and rebuilt from the log (re-embedding), missing vectors are re-embedded.
+        """
+        from nanofolks_memory_chroma.health import run_checks
+
+        self.flush()
+        return run_checks(self, repair)
 
     def preferences(self) -> list[dict[str, Any]]:
         """Learned preferences (current value of each), with ids usable by :meth:`forget`."""
         return [{"id": f"{PREFERENCE_PREFIX}{row['id']}", "statement": row["statement"], "times": row["times"],
-                 "ts": row["ts"]} for row in self.store.preferences(with_counts=True)]
+                 "ts": row["ts"]} for row in self._need_store().preferences(with_counts=True)]
 
     def entities(self, limit: int = 20) -> list[dict[str, Any]]:
         """The most mentioned entities, with ids usable by :meth:`forget`."""
         return [{"id": f"{ENTITY_PREFIX}{row['id']}", "name": row["name"], "kind": row["kind"],
-                 "mentions": row["mentions"]} for row in self.store.entity_list(limit)]
+                 "mentions": row["mentions"]} for row in self._need_store().entity_list(limit)]

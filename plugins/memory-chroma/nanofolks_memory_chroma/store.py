@@ -9,6 +9,7 @@ message or a room also forgets what was learned from it.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -82,20 +83,60 @@ class MemoryStore:
     """Thread-safe access to memory.db (one connection, one lock; WAL keeps other processes' reads cheap)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (or create) the database; raises ``sqlite3.DatabaseError`` if the file is not a usable one.
+
+        Creating the schema is not safe when two processes do it at once: the caller holds the
+        memory folder's inter-process lock around this.
+        """
         self.path = path
         self._lock = threading.RLock()
+        # Created owner-only before SQLite sees it: SQLite gives its -wal and -shm files the same mode.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        with self._lock:
-            self._db.executescript(SCHEMA)
+        try:
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            with self._lock:
+                self._db.executescript(SCHEMA)
+            # Reads every page of the log table, so a truncated or garbled file is found now
+            # (and moved aside by the caller) rather than in the middle of a chat.
+            self._db.execute("SELECT count(*), max(length(text)) FROM messages").fetchone()
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def integrity_problems(self) -> list[str]:
+        """What ``PRAGMA integrity_check`` finds wrong (empty: the file is sound)."""
+        rows = [row[0] for row in self._rows("PRAGMA integrity_check(20)")]
+        return [] if rows == ["ok"] else rows
+
+    def restore_messages(self, rows: list[dict[str, Any]]) -> list[tuple[int, MemoryEvent]]:
+        """Put messages recovered from the search index back into the log, already indexed."""
+        events = [MemoryEvent(id=row["id"], room=row["room"], role=row["role"], text=row["text"], bot=row.get("bot"),
+                              channel=row.get("channel"), ts=row["ts"]) for row in rows]
+        added = self.add_messages(events)
+        self.mark_indexed([seq for seq, _ in added])
+        return added
+
+    def mark_unindexed(self, ids: list[str] | None = None) -> int:
+        """Make messages (all of them, or those ``ids``) wait for embedding again; returns how many."""
+        with self._lock:
+            if ids is None:
+                return self._db.execute("UPDATE messages SET indexed = 0 WHERE indexed = 1").rowcount
+            return self._db.execute(
+                "UPDATE messages SET indexed = 0 WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+            ).rowcount
+
+    def searchable(self) -> list[str]:
+        """Ids of indexed messages with text (those that should have a vector)."""
+        return [row[0] for row in self._rows("SELECT id FROM messages WHERE indexed = 1 AND trim(text) != ''")]
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

@@ -56,13 +56,21 @@ class VectorStore:
                     "embedded store."
                 ) from None
         else:
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.location = str(path)
             client = chromadb.PersistentClient(path=str(path), settings=settings)
         self.remote = bool(host)
         self.collection = client.get_or_create_collection(
             name=name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
+        self.collection.count()  # a damaged store fails here, while the caller can still move it aside
+
+    @staticmethod
+    def forget_open_stores() -> None:
+        """Drop chromadb's per-process cache of open stores (before a damaged one is moved aside)."""
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
 
     @contextlib.contextmanager
     def _failures(self, action: str) -> Iterator[None]:
@@ -106,3 +114,32 @@ class VectorStore:
     def count(self) -> int:
         with self._failures("count vectors"):
             return self.collection.count()
+
+    def entries(self, page: int = 1000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every stored ``(id, text, metadata)``, a page at a time (to rebuild a lost event log)."""
+        offset = 0
+        while True:
+            with self._failures("read vectors"):
+                result = self.collection.get(limit=page, offset=offset, include=["documents", "metadatas"])
+            for entry_id, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
+                yield entry_id, text or "", dict(meta or {})
+            if len(result["ids"]) < page:
+                return
+            offset += page
+
+    def ids(self, page: int = 5000) -> set[str]:
+        """The ids of every stored vector."""
+        found: set[str] = set()
+        offset = 0
+        while True:
+            with self._failures("read vectors"):
+                batch = self.collection.get(limit=page, offset=offset, include=[])["ids"]
+            found.update(batch)
+            if len(batch) < page:
+                return found
+            offset += page
+
+    def delete_room(self, room: str) -> None:
+        """Delete every vector of ``room``, including those the event log no longer knows."""
+        with self._failures("delete vectors"):
+            self.collection.delete(where={"room": room})

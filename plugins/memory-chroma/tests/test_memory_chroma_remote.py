@@ -101,7 +101,17 @@ def test_a_server_that_goes_away_keeps_messages_in_the_log(tmp_path):
     assert f"the vector store at http://127.0.0.1:{port}" in status["last_error"]
 
 
-def test_unreachable_server_is_a_clear_error(tmp_path):
+def test_unreachable_server_leaves_search_off_with_a_clear_reason_and_keeps_the_log(tmp_path):
     port = free_port()
-    with pytest.raises(NanofolksError, match=rf"cannot reach the Chroma server at http://127.0.0.1:{port}"):
-        ChromaMemory(config=ChromaMemoryConfig(host="127.0.0.1", port=port), data_root=tmp_path)
+    memory = ChromaMemory(config=ChromaMemoryConfig(host="127.0.0.1", port=port), data_root=tmp_path)
+    try:
+        assert f"cannot reach the Chroma server at http://127.0.0.1:{port}" in memory.search_unavailable
+        with pytest.raises(NanofolksError, match=rf"cannot reach the Chroma server at http://127.0.0.1:{port}"):
+            memory.search("pet")
+        memory.record(MemoryEvent(id="kept", room="general", role="user", text="My dog Rex loves the beach"))
+        memory.flush()
+        status = memory.status()
+    finally:
+        memory.close()
+    # Logged while the server was down: embedded once it is back.
+    assert (status["messages"], status["unindexed"]) == (1, 1)

@@ -14,6 +14,7 @@ from nanofolks_core.errors import NanofolksError
 CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "chat": ("nanofolks_core.cli.chat_cmd:chat", "Talk to your crew (one message with -m, or interactive)."),
     "config": ("nanofolks_core.cli.config_cmd:config", "Show, check and locate the config file."),
+    "doctor": ("nanofolks_core.cli.doctor_cmd:doctor", "Check config, rooms, history and stores; --repair fixes."),
     "configure": ("nanofolks_core.cli.onboard_cmd:configure", "Change provider, model or team interactively."),
     "onboard": ("nanofolks_core.cli.onboard_cmd:onboard", "First-time setup: provider, model, team, workspace."),
     "plugins": ("nanofolks_core.cli.plugins_cmd:plugins", "List, inspect, enable and disable plugins."),

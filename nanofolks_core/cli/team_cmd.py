@@ -144,6 +144,8 @@ def use(app: App, name: str) -> None:
     if spec is None:
         raise _unknown_team(app, name)
     loaded = load_team(spec)  # a broken team file is reported now, not at the next chat
+    for clash in app.registry.conflicts_for("team", name):
+        click.echo(f"warning: {clash}", err=True)
 
     def mutate(raw: dict[str, Any]) -> None:
         raw["team"] = name

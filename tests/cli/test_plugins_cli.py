@@ -135,6 +135,9 @@ def test_a_plugin_cannot_take_over_another_plugins_team(home, fixture_site, nano
         assert "warning: team 'pirate' is registered by both team-pirate and impostor" in listed.out
         assert rows["team-pirate"]["kinds"] == ["team"]  # not "events"
         assert rows["team-pirate"]["contributions"] == {"team": ["pirate"]}
+        used = nanofolks_proc(["team", "use", "pirate"], home, extra_path=fixture_site)
+        assert used.code == 0 and "Pirate Crew" in used.out
+        assert "warning: team 'pirate' is registered by both team-pirate and impostor" in used.err
     assert rows["impostor"]["kinds"] == ["team"]
     assert rows["impostor"]["contributions"] == {}
     info = nanofolks_proc(["plugins", "info", "impostor"], home, extra_path=fixture_site)

@@ -237,12 +237,16 @@ class Router(Protocol):
 
 @attrs.frozen(kw_only=True)
 class ToolContext:
-    """Who is calling a tool, and where. ``workspace`` exists before any tool runs."""
+    """Who is calling a tool, and where. ``workspace`` exists before any tool runs.
+
+    ``services`` are the tool's own plugin's services (the core fills them in before the tool sees
+    the context, so a turn may build one without them).
+    """
 
     room: str
     bot: str
     workspace: Path
-    services: Services
+    services: Services = attrs.field(default=None)  # type: ignore[assignment]
 
 
 @runtime_checkable

@@ -1,11 +1,13 @@
 """The ``core`` plugin: built-in defaults, registered like any other plugin.
 
-Other plugins may replace any of these by registering a spec of the same kind and name.
+Names are unique: a plugin registering the same kind and name is reported as a clash and the
+built-in is kept; users pick another team, backend or store by name in config.
 """
 
 from __future__ import annotations
 
-from nanofolks_core.api import MemoryBackendSpec, SecretPatternSpec, SessionStoreSpec, TeamSpec, ToolSpec, hookimpl
+from nanofolks_core.api import MemoryBackendSpec, SecretPatternSpec, SessionStoreSpec, ToolSpec, hookimpl
+from nanofolks_core.builtins.teams import DEFAULT_TEAM
 
 NANOFOLKS_API = "1.0"
 
@@ -40,18 +42,16 @@ def nanofolks_register_session_stores(register):
         SessionStoreSpec(
             name="file",
             summary="Room history in JSON files with compare-and-set (default)",
-            factory="nanofolks_core.sessions:FileSessionStore",
+            factory="nanofolks_core.builtins.core:file_session_store",
         )
     )
 
 
-#: The neutral team used when no other is chosen or the chosen one is unavailable.
-DEFAULT_TEAM = TeamSpec(
-    name="default",
-    title="Default Crew",
-    summary="Neutral, friendly and professional: the crew without a costume",
-    resource="nanofolks_core.builtins:default_team.toml",
-)
+def file_session_store(*, spec, config, services):
+    """The file store, built like every runtime; ``config`` is the core's ``storage`` section."""
+    from nanofolks_core.sessions import FileSessionStore
+
+    return FileSessionStore(services.data_root / "sessions", use_cas=getattr(config, "use_cas_storage", True))
 
 
 @hookimpl
@@ -59,24 +59,24 @@ def nanofolks_register_teams(register):
     register(DEFAULT_TEAM)
 
 
+#: The built-in tools, in the forms any plugin tool uses (nanofolks_core/tools/workspace.py).
+#: name -> (summary, factory, roles offered to)
+_TOOLS = {
+    "read_file": (
+        "Read a text file from the workspace",
+        "read_file",
+        ("leader", "researcher", "coder", "social", "auditor"),
+    ),
+    "list_files": ("List files in a workspace folder", "list_files", ("leader", "researcher", "coder", "auditor")),
+    "write_file": ("Write a text file in the workspace", "write_file", ("coder", "creative")),
+    "read_tool_output": ("Read a large tool output stored by reference", "ReadToolOutput", ("*",)),
+}
+
+
 @hookimpl
 def nanofolks_register_tools(register):
-    # Which roles may use a tool is said by the role (crew/roles.py) or by ToolSpec.roles.
-    for name, summary in (
-        ("read_file", "Read a text file from the workspace"),
-        ("list_files", "List files in a workspace folder"),
-        ("write_file", "Write a text file in the workspace"),
-    ):
-        class_name = "".join(part.title() for part in name.split("_"))
-        register(ToolSpec(name=name, summary=summary, factory=f"nanofolks_core.tools.workspace:{class_name}"))
-    register(
-        ToolSpec(
-            name="read_tool_output",
-            summary="Read a large tool output stored by reference",
-            factory="nanofolks_core.tools.workspace:ReadToolOutput",
-            roles=("leader", "researcher", "coder", "social", "creative", "auditor"),
-        )
-    )
+    for name, (summary, attr, roles) in _TOOLS.items():
+        register(ToolSpec(name=name, summary=summary, factory=f"nanofolks_core.tools.workspace:{attr}", roles=roles))
 
 
 @hookimpl

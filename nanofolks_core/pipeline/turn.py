@@ -28,7 +28,7 @@ from nanofolks_core.pipeline.tool_calls import (
     may_delegate,
     offered_tools,
 )
-from nanofolks_core.text import clean_text, for_terminal
+from nanofolks_core.text import TerminalStream, clean_text, for_terminal
 
 if TYPE_CHECKING:
     from nanofolks_core.pipeline.intent import Intent
@@ -70,6 +70,7 @@ class Turn:
         self.warnings: list[str] = []
         self.llm_seconds = 0.0
         self._prompts: dict[tuple[str, str | None], str] = {}
+        self._identities: dict[tuple[str, bool], str] = {}
         self.summaries: list[str] = []
         self.history: list = []
         self.set_view(*model_view(history))
@@ -94,20 +95,23 @@ class Turn:
         return names
 
     def system_prompt_for(self, bot: str, brief: str | None = None) -> str:
-        """The bot's system prompt, composed once per turn (and again only if the view changes)."""
+        """The bot's system prompt. Its identity (persona, role, workspace overrides, tools) is
+        composed once per turn; only the room sections are re-joined when the view changes."""
         key = (bot, brief)
         if key not in self._prompts:
             services = self.services
+            delegated = brief is not None
+            if (bot, delegated) not in self._identities:
+                self._identities[bot, delegated] = compose_identity(
+                    bot, services.team, services.workspace, tools=self.tool_names(bot, delegated=delegated)
+                )
             extra = []
             if self.summaries:
                 extra.append("## Earlier in this room (summary)\n" + "\n\n".join(self.summaries))
             if self.memory_section:
                 extra.append(self.memory_section)
-            identity = compose_identity(
-                bot, services.team, services.workspace, tools=self.tool_names(bot, delegated=brief is not None)
-            )
             self._prompts[key] = system_prompt(
-                identity,
+                self._identities[bot, delegated],
                 team=services.team,
                 role=bot,
                 room_id=self.room.id,
@@ -162,7 +166,10 @@ class Turn:
         if delegated_by is None and may_delegate(bot):
             schemas.append(DELEGATE_TOOL)
         usage = Usage()
-        on_delta = (lambda piece: self.emit(CrewEvent("delta", bot, for_terminal(piece)))) if stream else None
+        # A TerminalStream, not for_terminal per piece: an escape sequence split across two pieces is
+        # held back until complete and removed whole (no "]0;title" left on screen).
+        terminal = TerminalStream()
+        on_delta = (lambda piece: self.emit(CrewEvent("delta", bot, terminal.feed(piece)))) if stream else None
         response = None
         step = 0
         for step in range(services.max_tool_iterations + 1):

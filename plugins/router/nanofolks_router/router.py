@@ -90,6 +90,7 @@ class TierRouterImpl:
         self.store = RoutingStore(services.data_root)
         self.classifier = TierClassifier()
         self._clock = clock
+        self._store_warned = False
 
     @property
     def active(self) -> bool:
@@ -107,7 +108,7 @@ class TierRouterImpl:
         if sticky is not None:
             why_break = self._breaks_stickiness(verdict, sticky.tier)
             if why_break is None:
-                self.store.touch_room(room, now=self._clock())
+                self._quietly(self.store.touch_room, room, now=self._clock())
                 reason = (
                     f"sticky: room {room!r} keeps tier {sticky.tier} "
                     f"(this message alone: {verdict.tier}, {verdict.explain()})"
@@ -119,7 +120,7 @@ class TierRouterImpl:
             tier, confidence, layer, reason = await self._classify(text, verdict, ask if self.config.layer2 else None)
         decision = self._decision(tier, confidence, layer, reason, default_model)
         if decision is not None and self.config.sticky:
-            self.store.set_room_tier(room, tier, confidence, layer, now=self._clock())
+            self._quietly(self.store.set_room_tier, room, tier, confidence, layer, now=self._clock())
         return decision
 
     def record(self, request: Any, response: Any) -> None:
@@ -127,7 +128,8 @@ class TierRouterImpl:
         tier = request.metadata.get("tier")
         if not tier:
             return
-        self.store.add_call(
+        self._quietly(
+            self.store.add_call,
             tier=str(tier),
             model=response.model or request.model,
             prompt_tokens=response.usage.prompt_tokens,
@@ -140,6 +142,24 @@ class TierRouterImpl:
     def close(self) -> None:
         """Close the routing database (it reopens if the router is used again)."""
         self.store.close()
+
+    def doctor(self, repair: bool = False) -> list[Any]:
+        """Health check of the routing database (``nanofolks doctor``); ``repair`` replaces a damaged one."""
+        from nanofolks_router.health import check_store
+
+        return check_store(self.store, repair)
+
+    def _quietly(self, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a store call; if the database cannot be used, warn once and route without it."""
+        try:
+            return action(*args, **kwargs)
+        except NanofolksError as exc:
+            # Sticky tiers and analytics are helps: an unwritable or damaged database must not
+            # cost the user their reply.
+            if not self._store_warned:
+                self._store_warned = True
+                log.warning("routing: %s; routing goes on without sticky tiers and analytics", exc)
+            return None
 
     # -- previews (``routing test``) -------------------------------------------------------
 
@@ -161,7 +181,7 @@ class TierRouterImpl:
     def _sticky_tier(self, room: str) -> RoomTier | None:
         if not self.config.sticky:
             return None
-        state = self.store.room_tier(room)
+        state = self._quietly(self.store.room_tier, room)
         if state is None or state.tier not in self.table.specs:
             return None
         ttl = self.config.sticky_minutes * 60

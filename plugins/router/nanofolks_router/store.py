@@ -5,10 +5,19 @@ for analytics). SQLite keeps concurrent writers (gateway and CLI, several channe
 per store, opened on first use and guarded by a lock, so the store can be shared across
 threads; ``synchronous=NORMAL`` under WAL means a commit does not wait for the disk (a
 crash loses at most the last few rows, never corrupts the file).
+
+Routing data is a help, never a requirement. Creating the schema runs under an inter-process
+lock (``routing/.lock``), so processes starting together on a fresh data folder do not race.
+A damaged database is renamed to ``routing.db.damaged-<time>`` (never deleted) and a new one
+started, with a one-line warning; the folder is 0700 and its files 0600.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -19,6 +28,9 @@ from pathlib import Path
 import attrs
 
 from nanofolks_core.api import NanofolksError
+
+log = logging.getLogger("nanofolks.router")
+_DAMAGE_WORDS = ("malformed", "not a database", "file is encrypted", "corrupt")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS room_tier (
@@ -60,36 +72,145 @@ class CallRow:
     cost: float | None  # as the provider reported it; None: not reported
 
 
+def is_damage(exc: BaseException) -> bool:
+    """True when SQLite says the file is damaged (not merely locked, read-only or on a full disk)."""
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return "readonly" not in text and "full" not in text
+    return any(word in text for word in _DAMAGE_WORDS)
+
+
+def _companions(db: Path) -> list[Path]:
+    return [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+
+
+def _make_private(folder: Path) -> None:
+    """Folder 0700, files 0600 (also fixes files an older version created 0644)."""
+    for item in (folder, *folder.iterdir()):
+        with contextlib.suppress(OSError):
+            wanted = 0o700 if item.is_dir() else 0o600
+            if not item.is_symlink() and item.stat().st_mode & 0o777 != wanted:
+                item.chmod(wanted)
+
+
+def _advice(exc: BaseException, folder: Path) -> str:
+    text = str(exc).lower()
+    if "full" in text or "no space" in text:
+        return f"; free some space on the disk holding {folder}"
+    if any(word in text for word in ("readonly", "read-only", "permission", "unable to open")):
+        return f"; make {folder} writable for your user (or set NANOFOLKS_HOME to a folder that is)"
+    return ""
+
+
 class RoutingStore:
     def __init__(self, data_root: Path) -> None:
         self.path = Path(data_root) / "routing" / "routing.db"
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        #: Damaged files moved aside by this store, as (original, new name); for ``doctor``.
+        self.moved_aside: list[tuple[Path, Path]] = []
+
+    @contextmanager
+    def _folder_lock(self) -> Iterator[None]:
+        # Between processes; a folder we cannot write gets no lock (and no writer to race with).
+        try:
+            fd = os.open(self.path.parent / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _open(self) -> sqlite3.Connection:
+        # Created 0600 before SQLite sees it: its -wal and -shm files copy the database's mode.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            # Reads every page, so a truncated or garbled file is found now, not in the middle of a chat.
+            conn.execute("SELECT (SELECT count(*) FROM room_tier), (SELECT count(*) FROM llm_call)").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open_or_recover(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._folder_lock():
+            try:
+                conn = self._open()
+            except sqlite3.DatabaseError as exc:
+                if not is_damage(exc):
+                    raise
+                conn = self._replace_damaged(str(exc))
+        _make_private(self.path.parent)
+        return conn
+
+    def _replace_damaged(self, why: str) -> sqlite3.Connection:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        moved = []
+        for path in _companions(self.path):
+            if path.exists():
+                target = path.with_name(f"{path.name}.damaged-{stamp}")
+                path.rename(target)
+                moved.append((path, target))
+        self.moved_aside += moved
+        new_name = moved[0][1].name if moved else "(gone)"
+        log.warning(
+            "routing: %s was damaged (%s); moved it to %s and started a new one (sticky room tiers and "
+            "cost analytics start over; routing itself is not affected).", self.path, why, new_name,
+        )
+        return self._open()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             try:
                 if self._conn is None:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    conn.execute("PRAGMA synchronous=NORMAL")
-                    conn.executescript(_SCHEMA)
-                    self._conn = conn
+                    self._conn = self._open_or_recover()
                 with self._conn:  # one transaction per operation
                     yield self._conn
             except sqlite3.DatabaseError as exc:
-                raise NanofolksError(
-                    f"the routing database {self.path} cannot be used ({exc}). "
-                    "If it is damaged, move it away; routing starts a new one."
-                ) from exc
+                if is_damage(exc) and self._conn is not None:
+                    # Damage found mid-run: the next use starts from a fresh file.
+                    self._conn.close()
+                    self._conn = None
+                    with contextlib.suppress(OSError, sqlite3.Error), self._folder_lock():
+                        self._replace_damaged(str(exc)).close()
+                advice = _advice(exc, self.path.parent)
+                raise NanofolksError(f"the routing database {self.path} cannot be used ({exc}){advice}") from exc
+            except OSError as exc:
+                advice = _advice(exc, self.path.parent)
+                raise NanofolksError(f"the routing folder {self.path.parent} cannot be used ({exc}){advice}") from exc
+
+    def integrity_problems(self) -> list[str]:
+        """What ``PRAGMA integrity_check`` finds wrong with the database (empty: it is sound)."""
+        with self._connect() as conn:
+            rows = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
+        return [] if rows == ["ok"] else rows
+
+    def replace_damaged(self, why: str) -> Path | None:
+        """Move the database aside and start a new one; returns where the old one went."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            with self._folder_lock():
+                self._replace_damaged(why).close()
+        return self.moved_aside[-1][1] if self.moved_aside else None
 
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
 
     # -- sticky tiers --------------------------------------------------------------------
 

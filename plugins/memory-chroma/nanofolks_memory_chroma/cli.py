@@ -9,8 +9,7 @@ from typing import Any
 
 import click
 
-from nanofolks_core.app import App
-from nanofolks_core.errors import UsageError
+from nanofolks_core.api import App, UsageError
 from nanofolks_memory_chroma.from_app import MemoryOff, backend_from_app
 
 pass_app = click.make_pass_decorator(App, ensure=True)
@@ -50,7 +49,8 @@ def status(app: App, as_json: bool) -> None:
         return
     try:
         data = backend.status()
-        preferences, entities = backend.preferences(), backend.entities(10)
+        usable = backend.store is not None
+        preferences, entities = (backend.preferences(), backend.entities(10)) if usable else ([], [])
     finally:
         backend.close()
     if as_json:
@@ -74,9 +74,18 @@ def status(app: App, as_json: bool) -> None:
         rows.append(("vector files", _human_size(sizes["vectors"])))
     if data["last_error"]:
         rows.append(("last error", data["last_error"]))
+    if data["unavailable"]:
+        rows.insert(0, ("state", data["unavailable"]))
+    elif data["search_unavailable"]:
+        rows.insert(0, ("state", data["search_unavailable"]))
     click.echo("Memory")
     for label, value in rows:
         click.echo(f"  {label + ':':<14}{value}")
+    if data["repairs"]:
+        click.echo("\nRepairs (damaged files are moved aside, never deleted):")
+        for repair in data["repairs"]:
+            moved = f" -> {', '.join(repair['moved'])}" if repair.get("moved") else ""
+            click.echo(f"  {_date(repair.get('ts', 0))}  {repair.get('problem')}{moved}; {repair.get('action')}")
     if preferences:
         click.echo("\nPreferences learned:")
         for pref in preferences:
@@ -127,8 +136,11 @@ def search(app: App, query: str, limit: int, room: str | None, as_json: bool) ->
 @pass_app
 def forget(app: App, entry_id: str | None, room: str | None, yes: bool) -> None:
     """Forget one memory (an id from `memory search` or `memory status`) or a whole room."""
-    if (entry_id is None) == (room is None):
-        raise UsageError("give either an ID (see `nanofolks memory search`) or --room ROOM, not both")
+    if entry_id is None and room is None:
+        raise UsageError("say what to forget: a memory id (from `nanofolks memory search` or `nanofolks memory "
+                         "status`), or --room ROOM for everything remembered from a room")
+    if entry_id is not None and room is not None:
+        raise UsageError("give either a memory id or --room ROOM, not both")
     backend = backend_from_app(app)
     try:
         if room is not None:
@@ -152,3 +164,31 @@ def forget(app: App, entry_id: str | None, room: str | None, yes: bool) -> None:
     finally:
         backend.close()
     click.echo(f"Forgot {removed} entr{'y' if removed == 1 else 'ies'}.")
+
+
+@memory.command("doctor")
+@click.option("--repair", is_flag=True, help="Move damaged files aside (never delete them) and rebuild them.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def doctor(app: App, repair: bool, as_json: bool) -> None:
+    """Check the memory database and search index; --repair rebuilds one from the other.
+
+    \b
+    A damaged memory.db is moved aside and rebuilt from the search index; a damaged
+    search index is moved aside and rebuilt from memory.db (re-embedding every message).
+    Exit status 1 while a problem remains.
+    """
+    backend = backend_from_app(app)
+    try:
+        checks = backend.doctor(repair=repair)
+    finally:
+        backend.close()
+    if as_json:
+        click.echo(json.dumps([{"name": c.name, "ok": c.ok, "detail": c.detail, "repaired": c.repaired}
+                               for c in checks], indent=2))
+    else:
+        for check in checks:
+            label = "FAIL " if not check.ok else ("fixed" if check.repaired else "ok   ")
+            click.echo(f"{label}  {check.name}: {check.detail}")
+    if any(not check.ok for check in checks):
+        raise click.exceptions.Exit(1)

@@ -12,7 +12,7 @@ from importlib.util import find_spec
 
 import numpy as np
 
-from nanofolks_core.errors import NanofolksError
+from nanofolks_core.api import NanofolksError, clean_text
 from nanofolks_memory_chroma import minilm
 from nanofolks_memory_chroma.config import LOCAL, ApiEmbedding
 
@@ -30,7 +30,8 @@ class LocalEmbedder:
         self.slug = "minilm-l6-v2"
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        return minilm.load(self.model_dir).encode(texts)
+        # The tokenizer raises TypeError on lone surrogates (undecodable bytes from a terminal).
+        return minilm.load(self.model_dir).encode([clean_text(text) for text in texts])
 
 
 class ApiEmbedder:
@@ -54,7 +55,7 @@ class ApiEmbedder:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm
 
-        kwargs = {"model": self.settings.model, "input": texts}
+        kwargs = {"model": self.settings.model, "input": [clean_text(text) for text in texts]}
         if self.settings.api_base:
             kwargs["api_base"] = self.settings.api_base
         if self.settings.api_key is not None:

@@ -1,8 +1,9 @@
 """``doctor(repair)`` for the chroma memory: is the event log sound, and is every logged message searchable?
 
-Each check is a :class:`~nanofolks_core.api.Check`. Repairs never delete: a damaged file is moved
-aside first. The event log and the search index each hold every message, so either one rebuilds
-the other (the index by re-embedding the log's text, the log from the index's documents).
+Each check is a :class:`~nanofolks_core.api.Check`; a repaired one is ``ok`` with ``repaired`` set.
+Repairs never delete: a damaged file is moved aside first. The event log and the search index
+each hold every message, so either one rebuilds the other (the index by re-embedding the log's
+text, the log from the index's documents).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def _check_log(memory: ChromaMemory, repair: bool) -> Check:
     memory.repairs.add(f"{path.name} damaged: {found}", moved, f"rebuilt {restored} message(s) from the search index")
     return Check(
         LOG,
-        False,
+        True,
         f"{path} was damaged ({found}); moved it to {moved[0].name} and rebuilt "
         f"{restored} message(s) from the search index",
         repaired=True,
@@ -91,7 +92,7 @@ def _check_index(memory: ChromaMemory, repair: bool) -> Check:
         return Check(INDEX, False, f"{detail}; `--repair` embeds them now")
     memory.store.mark_unindexed(missing)
     done = memory._index_backlog()
-    return Check(INDEX, False, f"{detail}; embedded {done} message(s)", repaired=True)
+    return Check(INDEX, True, f"{detail}; embedded {done} message(s)", repaired=True)
 
 
 def _rebuild_index(memory: ChromaMemory, damage: str) -> Check:
@@ -104,7 +105,7 @@ def _rebuild_index(memory: ChromaMemory, damage: str) -> Check:
     done = memory._index_backlog()
     return Check(
         INDEX,
-        False,
+        True,
         f"{damage}; moved the index aside and rebuilt it from the event log ({done} message(s) embedded)",
         repaired=True,
     )

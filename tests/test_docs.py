@@ -177,6 +177,35 @@ def test_every_hook_has_a_test():
     assert not untested, f"hooks without a test: {untested}"
 
 
+def test_pytest_fixtures_prints_a_docstring_for_every_kit_fixture_and_the_guide_documents_each(tmp_path):
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--fixtures", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    section = proc.stdout.split("fixtures defined from nanofolks_core.testing.pytest_plugin", 1)[1].split("\n---", 1)[0]
+    listed = dict(re.findall(r"^(\w+)(?: \[\w+ scope\])? -- .*\n\s+(.*)$", section, flags=re.M))
+    expected = {"nanofolks_home", "plugin_host", "register_plugin", "llm_server", "chat", "tool_context",
+                "plugin_services", "cli_runner"}  # fmt: skip
+    assert expected <= set(listed), proc.stdout
+    undocumented = [name for name, first_line in listed.items() if "no docstring" in first_line]
+    assert not undocumented, f"fixtures without a docstring: {undocumented}"
+    guide = (REPO / "docs" / "testing-your-plugin.md").read_text()
+    assert not [name for name in listed if f"| `{name}` |" not in guide], "docs/testing-your-plugin.md fixture table"
+
+
+def test_every_testing_kit_export_is_documented():
+    import nanofolks_core.testing as kit
+
+    guide = (REPO / "docs" / "testing-your-plugin.md").read_text()
+    missing = [name for name in kit.__all__ if f"{name}" not in guide]
+    assert not missing, f"docs/testing-your-plugin.md does not document {missing}"
+
+
 def test_readme_links_every_page_in_docs():
     readme = (REPO / "README.md").read_text()
     for page in sorted((REPO / "docs").glob("*.md")):

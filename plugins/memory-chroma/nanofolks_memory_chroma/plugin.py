@@ -11,7 +11,7 @@ from nanofolks_memory_chroma.config import ChromaMemoryConfig
 
 NANOFOLKS_API = "1.0"
 
-#: Called as ``ChromaMemory(spec=spec, config=<ChromaMemoryConfig or None>, data_root=Path)``.
+#: Called as ``ChromaMemory(spec=spec, config=<ChromaMemoryConfig or None>, services=Services)``.
 FACTORY = "nanofolks_memory_chroma.backend:ChromaMemory"
 
 __all__ = ["FACTORY", "NANOFOLKS_API", "ChromaMemoryConfig", "nanofolks_register_commands",

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from nanofolks_core.errors import NanofolksError
+from nanofolks_core.api import NanofolksError
 from nanofolks_memory_chroma.disk import (
     RepairLog,
     interprocess_lock,

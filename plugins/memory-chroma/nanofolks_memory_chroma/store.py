@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from nanofolks_core.memory import MemoryEvent
+from nanofolks_core.api import MemoryEvent
 from nanofolks_memory_chroma.extract import Extraction
 
 SCHEMA = """

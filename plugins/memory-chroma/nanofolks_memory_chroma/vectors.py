@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from nanofolks_core.errors import NanofolksError
+from nanofolks_core.api import NanofolksError
 
 
 class VectorStoreError(NanofolksError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -270,7 +270,11 @@ class Tool(Protocol):
 
 @runtime_checkable
 class SessionStore(Protocol):
-    """Storage for room history (``storage.backend`` picks one; ``file`` by default)."""
+    """Storage for room history (``storage.backend`` picks one; ``file`` by default).
+
+    Built as ``factory(spec=, config=, services=)``; a store without a config section of its own
+    gets the core's ``storage`` section. It may also offer ``doctor(repair=False) -> list[Check]``.
+    """
 
     def append(self, room: str, *messages: SessionMessage) -> int:
         """Add messages to the room's history; returns the room's new version."""
@@ -290,6 +294,17 @@ class SessionStore(Protocol):
 
     def delete(self, room: str) -> None:
         """Remove a room's history."""
+        ...
+
+    def replace(self, room: str, messages: Iterable[SessionMessage], *, expected_version: int) -> int:
+        """Rewrite the room's history if it is still at ``expected_version`` (compare-and-set); the new version.
+
+        Raises ``SessionConflictError`` when another writer got there first.
+        """
+        ...
+
+    def cleanup(self, room: str | None = None, *, older_than: float = ...) -> int:
+        """Remove leftovers of interrupted writes older than ``older_than`` seconds; how many went."""
         ...
 
 

@@ -69,7 +69,7 @@ class ChromaMemory:
             data_root = services.data_root
         self.root = Path(data_root) / "memory"
         # First, so a missing model is reported before any file is created.
-        self.embedder = make_embedder(self.config.embedding)
+        self.embedder = make_embedder(self.config.embedding, services.secret if services is not None else None)
         self.repairs = RepairLog(self.root / "repairs.jsonl")
         self._vector_args = {
             "name": collection_name(self.config.collection, self.embedder.slug),

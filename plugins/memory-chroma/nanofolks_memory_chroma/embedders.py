@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from importlib.util import find_spec
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +39,8 @@ class LocalEmbedder:
 class ApiEmbedder:
     """An API embedding model (``openai/text-embedding-3-small`` ...), called through litellm."""
 
-    def __init__(self, settings: ApiEmbedding) -> None:
+    def __init__(self, settings: ApiEmbedding, secret: Callable[[Any], str] | None = None) -> None:
+        """``secret`` is ``services.secret``: it resolves ``env:`` and ``keyring:`` api keys."""
         if find_spec("litellm") is None:
             # Say so when memory starts, not later from the background indexing thread.
             raise NanofolksError(
@@ -45,6 +48,7 @@ class ApiEmbedder:
                 'pip install "nanofolks-memory-chroma[api-embeddings]" (or set memory.chroma.embedding to "local")'
             )
         self.settings = settings
+        self._secret = secret
         self.name = settings.model
         self.slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", settings.model).strip("-._")[:60]
 
@@ -59,7 +63,8 @@ class ApiEmbedder:
         if self.settings.api_base:
             kwargs["api_base"] = self.settings.api_base
         if self.settings.api_key is not None:
-            kwargs["api_key"] = self.settings.api_key.reveal()
+            key = self.settings.api_key
+            kwargs["api_key"] = self._secret(key) if self._secret is not None else key.reveal()
         if self.settings.dimensions:
             kwargs["dimensions"] = self.settings.dimensions
         import openai  # litellm raises the openai SDK's error classes (or subclasses of them)
@@ -76,8 +81,10 @@ class ApiEmbedder:
         return vectors
 
 
-def make_embedder(embedding: str | ApiEmbedding) -> LocalEmbedder | ApiEmbedder:
-    """The embedder ``memory.chroma.embedding`` asks for."""
+def make_embedder(
+    embedding: str | ApiEmbedding, secret: Callable[[Any], str] | None = None
+) -> LocalEmbedder | ApiEmbedder:
+    """The embedder ``memory.chroma.embedding`` asks for (``secret``: ``services.secret``)."""
     if embedding == LOCAL:
         return LocalEmbedder()
-    return ApiEmbedder(embedding)
+    return ApiEmbedder(embedding, secret)

@@ -49,6 +49,22 @@ def test_api_embeddings_are_used_and_no_chat_request_is_made(tmp_path, monkeypat
 
 
 @needs_litellm
+def test_a_keyring_api_key_resolves_through_the_registered_secret_stores(tmp_path):
+    from nanofolks_core.api import Services
+
+    services = Services(plugin="memory-chroma", data_root=tmp_path, secret_lookup={"embed": "sk-from-store"}.get)
+    with FakeLLMServer(api_key="sk-from-store", embedding_dim=16) as server:
+        memory = ChromaMemory(config=api_config(server.base_url, apiKey="keyring:embed"), services=services)
+        try:
+            memory.record(MemoryEvent(id="k", room="r", role="user", text="I live in Lisbon"))
+            memory.flush()
+            status = memory.status()
+        finally:
+            memory.close()
+    assert (status["vectors"], status["last_error"]) == (1, None)  # a wrong key would be a 401, left unindexed
+
+
+@needs_litellm
 def test_unreachable_api_keeps_the_log_and_indexes_it_later(tmp_path):
     memory = ChromaMemory(config=api_config(f"http://127.0.0.1:{free_port()}/v1", apiKey="sk-x"), data_root=tmp_path)
     try:

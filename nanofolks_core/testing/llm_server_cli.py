@@ -9,7 +9,8 @@ For plugin authors trying their plugin from a terminal: start the server with sc
 Scripted replies are served in order, one per chat request; after them every request gets the
 default echo ``"[<model>] <last user message>"``. ``--script FILE`` reads replies from a JSON
 list or a JSON-lines file: each item a string, or an object with ``content``, ``tool_calls``
-(``[{"name": ..., "arguments": {...}}]``), ``status``, ``error``, ``delay``.
+(``[{"name": ..., "arguments": {...}}]``) and any other field of :class:`Reply` (``status``,
+``error``, ``delay``, ``raw_body``, ``stall`` ...).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from typing import Any, TextIO
 
 from nanofolks_core.testing.llm_server import DEFAULT_MODEL, FakeLLMServer, Reply, ToolCall, default_reply_text
 
-_REPLY_KEYS = {"content", "tool_calls", "status", "error", "delay", "finish_reason"}
+_REPLY_KEYS = {
+    "content", "tool_calls", "status", "error", "delay", "finish_reason", "retry_after", "raw_body", "stall",
+    "prompt_tokens", "completion_tokens",
+}  # fmt: skip
 
 
 class ScriptError(ValueError):
@@ -53,6 +57,11 @@ def reply_from(item: Any, where: str) -> Reply:
         error=item.get("error"),
         delay=float(item.get("delay", 0.0)),
         finish_reason=item.get("finish_reason"),
+        retry_after=item.get("retry_after"),
+        raw_body=item.get("raw_body"),
+        stall=float(item.get("stall", 0.0)),
+        prompt_tokens=item.get("prompt_tokens"),
+        completion_tokens=item.get("completion_tokens"),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -83,6 +84,20 @@ def test_bad_input_is_one_clear_line_and_exit_2(args, message):
     )
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_fault_replies_from_a_json_list(start_server, tmp_path):
+    script = tmp_path / "faults.json"
+    script.write_text('[{"status": 503, "error": "overloaded"}, {"raw_body": "<html>login</html>"}, "fine"]')
+    _proc, base_url = start_server("--script", str(script))
+    ask = {"model": "test-model", "messages": [{"role": "user", "content": "hi"}]}
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        _post(base_url, ask)
+    assert failed.value.code == 503 and json.loads(failed.value.read())["error"]["message"] == "overloaded"
+    request = urllib.request.Request(base_url + "/chat/completions", data=json.dumps(ask).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.read() == b"<html>login</html>"
+    assert _post(base_url, ask)["choices"][0]["message"]["content"] == "fine"
 
 
 def test_a_bad_script_item_names_the_line(tmp_path):

@@ -42,7 +42,7 @@ class App:
 
     @cached_property
     def host(self) -> PluginHost:
-        return discover(config_mod.disabled_plugins(self.raw, self.config_path))
+        return discover(config_mod.disabled_plugins(self.raw, self.config_path), data_root=self.data_root)
 
     @cached_property
     def loaded(self) -> config_mod.LoadResult:

@@ -126,9 +126,16 @@ def info(app: App, name: str, as_json: bool) -> None:
             summary = getattr(spec, "summary", "")
             click.echo(f"  {kind:<15} {spec_name}" + (f" - {summary}" if summary else ""))
     if hooks:
-        click.echo(f"  hooks:    {', '.join(hooks)}")
+        click.echo(f"  hooks:    {', '.join(_with_marks(app, plugin_obj, hook) for hook in hooks)}")
     for clash in record.clashes:
         click.echo(f"  warning:  {clash}")
+
+
+def _with_marks(app: App, plugin_obj: object, hook_name: str) -> str:
+    """``nanofolks_before_llm_call (wrapper, tryfirst)``: how pluggy will call this implementation."""
+    impl = next((i for i in getattr(app.host.pm.hook, hook_name).get_hookimpls() if i.plugin is plugin_obj), None)
+    marks = [mark for mark in ("wrapper", "hookwrapper", "tryfirst", "trylast") if impl and getattr(impl, mark)]
+    return f"{hook_name} ({', '.join(marks)})" if marks else hook_name
 
 
 def _set_disabled(app: App, name: str, disabled: bool) -> None:

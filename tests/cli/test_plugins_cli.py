@@ -156,6 +156,14 @@ def test_a_hook_switched_off_at_run_time_shows_as_failed_until_enabled(home, fix
             }
         )
     )
+    # its wrapper works on the real path: the server receives the redacted request
+    wrapped = nanofolks_proc(["chat", "-m", "the password is swordfish"], home, extra_path=fixture_site)
+    assert wrapped.code == 0, wrapped.err
+    sent = json.dumps(llm_server.requests[-1]["messages"])
+    assert "the password is [redacted]" in sent and "swordfish" not in sent
+    info = nanofolks_proc(["plugins", "info", "raising-hook"], home, extra_path=fixture_site)
+    assert "nanofolks_before_llm_call (wrapper, tryfirst)" in info.out
+
     chat = nanofolks_proc(["chat", "-m", "hello"], home, extra_path=fixture_site, env={"NANOFOLKS_FIXTURE_RAISE": "1"})
     assert chat.code == 0, chat.err
     assert "warning: plugin raising-hook was switched off: nanofolks_message_in raised RuntimeError" in chat.err

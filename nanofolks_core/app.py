@@ -16,6 +16,7 @@ from nanofolks_core import paths
 from nanofolks_core.contracts import Services
 from nanofolks_core.errors import NanofolksError
 from nanofolks_core.plugins import PluginHost, discover, installed_entry_points
+from nanofolks_core.secret import SecretUnavailable
 
 if TYPE_CHECKING:
     from nanofolks_core.contracts import LLMAccess
@@ -113,12 +114,18 @@ class App:
         return stores
 
     def secret_lookup(self, name: str) -> str | None:
-        """The value of ``keyring:<name>`` from the first available store that has it."""
-        for store in self.secret_stores:
-            if store.available():
-                value = store.get(name)
-                if value:
-                    return value
+        """The value of ``keyring:<name>`` from the first available store that has it (None: no store has it)."""
+        available = [store for store in self.secret_stores if store.available()]
+        if not available:
+            raise SecretUnavailable(
+                f"keyring:{name} needs a secret store, but none is "
+                + ("available on this machine" if self.secret_stores else "installed (e.g. nanofolks-keyring)")
+                + f'; install or fix one, or write the value as "env:VARIABLE" in {self.config_path}'
+            )
+        for store in available:
+            value = store.get(name)
+            if value:
+                return value
         return None
 
     @cached_property

@@ -237,8 +237,15 @@ def test_keyring_secrets_tool_config_and_the_router_section_reach_their_runtimes
     assert [e.role for e in memory.events] == ["user", "assistant"]
 
 
-def test_a_missing_store_secret_is_a_clear_error_not_a_traceback(chat, llm_server):
+def test_a_secret_missing_from_the_stores_is_a_clear_error(contracts_plugin, chat, llm_server):
     chat.configure({"providers": {"local": {"apiKey": "keyring:nowhere"}}})
     with pytest.raises(SecretUnavailable, match=r"no secret named 'nowhere'.*nanofolks secrets set nowhere"):
+        chat("hello")
+    assert llm_server.requests == []
+
+
+def test_keyring_without_any_secret_store_says_to_install_one(chat, llm_server):
+    chat.configure({"providers": {"local": {"apiKey": "keyring:llm"}}})
+    with pytest.raises(SecretUnavailable, match=r"keyring:llm needs a secret store, but none is installed"):
         chat("hello")
     assert llm_server.requests == []

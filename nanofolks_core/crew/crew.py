@@ -34,7 +34,6 @@ from nanofolks_core.pipeline.dispatch import dispatch
 from nanofolks_core.pipeline.intent import Intent, classify_intent
 from nanofolks_core.pipeline.records import EventSink, TurnResult, TurnServices
 from nanofolks_core.pipeline.tagging import parse_tags
-from nanofolks_core.pipeline.tool_calls import bind
 from nanofolks_core.pipeline.tool_outputs import ToolOutputStore
 from nanofolks_core.pipeline.turn import Turn
 from nanofolks_core.pipeline.window import ContextWindow
@@ -68,7 +67,6 @@ class Crew:
         memory: Any = None,
         router: Any = None,
         tools: dict[str, Any] | None = None,
-        tool_roles: dict[str, tuple[str, ...]] | None = None,
         warnings: tuple[str, ...] = (),
     ) -> None:
         self.host = host
@@ -81,7 +79,7 @@ class Crew:
         self.workspace = workspace
         self.memory = memory or NullMemory()
         self.router = router
-        self.tools = bind(tools or {}, tool_roles)
+        self.tools = dict(tools or {})  # name -> BoundTool
         self.warnings = warnings
         self.tool_outputs = ToolOutputStore(data_root / "tool_outputs.db")
         defaults = config.agents.defaults

@@ -1,17 +1,17 @@
 """Tools in a turn: which a bot is offered, and calling one so that nothing it does can crash the turn.
 
-The crew holds ``tools: dict[str, BoundTool]`` (see docs and ``nanofolks_core/tools``): each has
-``name``, ``description``, ``schema`` (OpenAI function shape), ``offered_to(role)`` and
+The crew holds ``tools: dict[str, BoundTool]`` (built by ``nanofolks_core.tools.runtime.build_tool``):
+each has ``name``, ``description``, ``schema`` (OpenAI function shape), ``offered_to(role)`` and
 ``await call(arguments, context) -> str``, which turns any exception into an ``error: ...`` result.
-:func:`call_tool` adds the same guarantee around any tool object, so a misbehaving tool is a
-result the model can read, never a traceback.
+:func:`call_tool` keeps that guarantee for any object handed to the crew as a tool, so a
+misbehaving tool is a result the model can read, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,36 +38,6 @@ DELEGATE_TOOL = {
         },
     },
 }
-
-
-class LegacyBoundTool:
-    """A tool object of the old shape (``name``, ``description``, ``parameters``, ``async run``)
-    behind the bound-tool interface, with its ``ToolSpec.roles``."""
-
-    def __init__(self, tool: Any, roles: Iterable[str]) -> None:
-        self.tool = tool
-        self.name: str = tool.name
-        self.description: str = tool.description
-        self.roles = tuple(roles)
-        self.schema = {
-            "type": "function",
-            "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
-        }
-
-    def offered_to(self, role: str) -> bool:
-        return "*" in self.roles or role in self.roles
-
-    async def call(self, arguments: dict[str, Any], context: Any) -> str:
-        return as_text(await self.tool.run(arguments, context))
-
-
-def bind(tools: Mapping[str, Any], roles: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
-    """``tools`` as bound tools: objects that already have ``call`` are kept as they are."""
-    roles = roles or {}
-    return {
-        name: tool if callable(getattr(tool, "call", None)) else LegacyBoundTool(tool, roles.get(name, ()))
-        for name, tool in tools.items()
-    }
 
 
 def offered_tools(tools: Mapping[str, Any], role: str) -> list[Any]:

@@ -182,26 +182,16 @@ def test_a_lone_surrogate_in_a_message_is_stored_as_replacement_and_later_turns_
 # -- tools in a turn (issue 7, item 2) ----------------------------------------------------------
 
 
-class _Word:
-    name = "word_count"
-    description = "Count the words in a text."
-    parameters = {"type": "object", "properties": {"text": {"type": "string"}}}
-
-    async def run(self, arguments, context):
-        return len(arguments["text"].split())
+def word_count(text: str) -> int:
+    return len(text.split())
 
 
-class _Boom:
-    name = "boom"
-    description = "Always breaks."
-    parameters = {"type": "object", "properties": {}}
-
-    async def run(self, arguments, context):
-        raise KeyError("missing-thing")
+def boom() -> str:
+    raise KeyError("missing-thing")
 
 
 class _BrokenBound:
-    """A bound tool that breaks its promise never to raise."""
+    """A tool object that breaks the bound-tool promise never to raise."""
 
     name = "broken_bound"
     description = "A bound tool that raises."
@@ -215,16 +205,29 @@ class _BrokenBound:
         raise ZeroDivisionError("division by zero")
 
 
-def _add_tools(crew: Crew) -> None:
-    from nanofolks_core.pipeline.tool_calls import bind
+def _add_tools(crew: Crew, services) -> None:
+    """Plugin tools as the crew holds them: bound tools offered to every bot."""
+    from nanofolks_core.api import ToolSpec
+    from nanofolks_core.tools.runtime import BoundTool
 
-    crew.tools.update(bind({"word_count": _Word(), "boom": _Boom()}, {"word_count": ("*",), "boom": ("*",)}))
+    for function, parameters in (
+        (word_count, {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+        (boom, {"type": "object", "properties": {}}),
+    ):
+        spec = ToolSpec(name=function.__name__, summary="test tool", factory=f"test_tools:{function.__name__}")
+        crew.tools[spec.name] = BoundTool(
+            spec=spec,
+            description=f"{spec.name} for the test",
+            parameters=parameters,
+            invoke=lambda arguments, context, function=function: function(**arguments),
+            services=services,
+        )
     crew.tools["broken_bound"] = _BrokenBound()
 
 
-def test_a_tool_that_raises_anything_is_an_error_result_and_the_turn_goes_on(make_crew, llm_server):
+def test_a_tool_that_raises_anything_is_an_error_result_and_the_turn_goes_on(make_crew, llm_server, plugin_services):
     crew = make_crew()
-    _add_tools(crew)
+    _add_tools(crew, plugin_services())
     llm_server.push(
         Reply(tool_calls=[ToolCall("boom", {}), ToolCall("broken_bound", {}), ToolCall("word_count", {"text": "a b"})]),
         "done anyway",
@@ -235,9 +238,9 @@ def test_a_tool_that_raises_anything_is_an_error_result_and_the_turn_goes_on(mak
     assert results == ["error: KeyError: 'missing-thing'", "error: ZeroDivisionError: division by zero", "2"]
 
 
-def test_the_system_prompt_lists_exactly_the_tools_offered(make_crew, llm_server):
+def test_the_system_prompt_lists_exactly_the_tools_offered(make_crew, llm_server, plugin_services):
     crew = make_crew()
-    _add_tools(crew)
+    _add_tools(crew, plugin_services())
     ask(crew, "@coder hello")
     ask(crew, "@social hello")
     for request in llm_server.requests:

@@ -52,14 +52,6 @@ def _merge(into: dict[str, Any], update: dict[str, Any]) -> None:
             into[key] = value
 
 
-def _crew_class() -> Any:
-    try:  # the crew class lives with the crew; older trees kept it in the pipeline package
-        from nanofolks_core.crew import Crew  # type: ignore[attr-defined]
-    except ImportError:
-        from nanofolks_core.crew import Crew
-    return Crew
-
-
 class ChatDriver:
     """Builds a crew from a plugin host on first use and runs messages through it.
 
@@ -83,6 +75,7 @@ class ChatDriver:
         """The crew, built on first use from everything registered so far."""
         if self._crew is None:
             from nanofolks_core.app import App
+            from nanofolks_core.crew import Crew
 
             raw: dict[str, Any] = {
                 "agents": {"defaults": {"model": TEST_MODEL}},
@@ -91,7 +84,7 @@ class ChatDriver:
             _merge(raw, self._config)
             (self.home / "config.json").write_text(json.dumps(raw), encoding="utf-8")
             self.host.build_registry()
-            self._crew = _crew_class().from_app(App(host=self.host))
+            self._crew = Crew.from_app(App(host=self.host))
         return self._crew
 
     def __call__(self, text: str, *, room: str = "general", channel: str = "cli", sender: str = "user") -> ChatTurn:

@@ -338,12 +338,16 @@ def update_raw(path: Path, mutate: typing.Callable[[dict[str, Any]], None]) -> N
     import fcntl
 
     target = path.resolve() if path.is_symlink() else path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.with_name(target.name + ".lock"), "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Owner-only like every file in the data folder (the config may hold inline secrets).
+    lock_fd = os.open(target.with_name(target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
         raw = read_raw(target)
         mutate(raw)
-        atomic_write_text(target, json.dumps(raw, indent=2, ensure_ascii=False) + "\n")
+        atomic_write_text(target, json.dumps(raw, indent=2, ensure_ascii=False) + "\n", mode=0o600)
+    finally:
+        os.close(lock_fd)
 
 
 def default_path() -> Path:

@@ -144,3 +144,13 @@ def test_config_errors_never_print_a_secret(home, nanofolks_proc):
     assert "timeout must be" in run.err  # both problems of the section, in one run
     for secret in SECRETS:
         assert secret not in run.err + run.out
+
+
+def test_files_written_for_config_are_owner_only(home, nanofolks_proc, fixture_site):
+    (home / "config.json").write_text('{"team": "default"}')
+    (home / "config.json").chmod(0o644)
+    run = nanofolks_proc(["plugins", "disable", "marker"], home, extra_path=fixture_site)
+    assert run.code == 0, run.err
+    for name in ("config.json", "config.json.lock"):
+        assert (home / name).stat().st_mode & 0o777 == 0o600, name
+    assert json.loads((home / "config.json").read_text()) == {"team": "default", "plugins": {"disabled": ["marker"]}}

@@ -32,6 +32,7 @@ def new_plugin(name: str, kind: str, parent: Path) -> None:
     """
     try:
         names = Names.parse(name, kind)
+        _check_name_is_free(names)
         target = write(names, parent)
     except ScaffoldError as exc:
         raise UsageError(str(exc)) from None
@@ -40,3 +41,23 @@ def new_plugin(name: str, kind: str, parent: Path) -> None:
     for rel in files:
         click.echo(f"  {rel}")
     click.echo(f"\nNext:\n  cd {target}\n  pip install -e .\n  pytest\n  nanofolks plugins info {names.entry}")
+
+
+def _check_name_is_free(names: Names) -> None:
+    """Refuse names a plugin could not use: names are unique, and the first to register one keeps it."""
+    from nanofolks_core.builtins import core
+    from nanofolks_core.cli import CORE_COMMANDS
+    from nanofolks_core.plugins import PluginHost, installed_entry_points
+
+    installed = {entry.name: entry.dist_name for entry in installed_entry_points()}
+    if names.entry in installed:
+        raise ScaffoldError(
+            f"a plugin named {names.entry!r} is already installed ({installed[names.entry]}); choose another NAME"
+        )
+    host = PluginHost(strict=True, trace=False)
+    host.register_module(core, "core")
+    built_in = set(host.build_registry().names(names.kind))
+    if names.kind == "command":
+        built_in |= set(CORE_COMMANDS)
+    if names.spec in built_in:
+        raise ScaffoldError(f"nanofolks already has a {names.kind} named {names.spec!r}; choose another NAME")

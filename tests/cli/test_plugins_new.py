@@ -120,6 +120,22 @@ def test_bad_name_and_existing_folder_are_clear_errors(nanofolks_proc, home, tmp
     assert no_kind.code == 2 and "Missing option '--kind'" in no_kind.err
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["pirate", "--kind", "team"], "a plugin named 'team-pirate' is already installed (nanofolks-team-pirate)"),
+        (["read-file", "--kind", "tool"], "nanofolks already has a tool named 'read_file'"),
+        (["chat", "--kind", "command"], "nanofolks already has a command named 'chat'"),
+    ],
+)
+def test_a_name_already_taken_is_refused(nanofolks_proc, home, tmp_path, args, message):
+    if "team-pirate" in message:
+        pytest.importorskip("nanofolks_team_pirate")
+    result = nanofolks_proc(["plugins", "new", *args, "--dir", str(tmp_path / "out")], home)
+    assert result.code == 2 and message in result.err and "choose another NAME" in result.err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_folder_that_cannot_be_created_is_a_clear_error(nanofolks_proc, home, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

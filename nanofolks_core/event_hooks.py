@@ -76,9 +76,13 @@ class EventCall:
         self.arg_name = arg_name
         self._fail = fail
         self._alive = alive  # plugin name -> still registered? (skips plugins switched off mid-call)
+        self.expected: type | None = None
 
     def run(self, impls: list[Any], kwargs: dict[str, Any], expected: type | None) -> Any:
-        """Run ``impls`` (in call order) and return the final value (pipe) or first result."""
+        """Run ``impls`` (in call order) and return the final value (pipe) or first result.
+
+        ``expected``: the type every non-None result must have (None: any).
+        """
         self.expected = expected
         value = kwargs.get(self.arg_name) if self.arg_name else None
         started: list[tuple[Any, Any]] = []

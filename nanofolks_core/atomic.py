@@ -187,6 +187,8 @@ _ADVICE = {
 def storage_error(exc: OSError, path: Path | str, action: str = "write") -> StorageError:
     """A ``StorageError`` saying what could not be done to which file, and how to fix it."""
     where = exc.filename or path
+    if any(part.startswith(".") for part in Path(where).parts[-2:]):  # temp and lock files mean nothing to a user
+        where = path
     advice = _ADVICE.get(exc.errno or 0, exc.strerror or str(exc))
     return StorageError(f"cannot {action} {where}: {advice}")
 

@@ -486,3 +486,39 @@ def test_non_json_meta_is_rejected_before_writing(tmp_path):
     with pytest.raises(TypeError):
         store.append("r", SessionMessage("user", "x", meta={"obj": object()}))
     assert store.read("r") == [] and not (tmp_path / "r").exists()
+
+
+def test_concurrent_writers_meeting_a_damaged_head_move_it_aside_once_and_lose_nothing(tmp_path, worker):
+    root, go = tmp_path / "store", tmp_path / "go"
+    store = FileSessionStore(root)
+    before = [msg(f"old {i}") for i in range(600)]
+    store.append("general", *before)
+    head = store.path_for("general")
+    head.write_bytes(head.read_bytes()[:200])  # truncated: its newest messages are gone
+    procs = [worker(root, "general", f"w{k}", count=30, go=go, ack=tmp_path / f"ack{k}") for k in range(4)]
+    time.sleep(0.3)
+    go.touch()
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    ack_ids = {i for k in range(4) for i, _ in acked(tmp_path / f"ack{k}")}
+    ids = [m.id for m in FileSessionStore(root).read("general")]
+    assert ack_ids <= set(ids) and len(ids) == len(set(ids))
+    in_segments = len(ids) - len(ack_ids)
+    assert [m.id for m in before[:in_segments]] == ids[:in_segments] and in_segments >= 512
+    assert len(list(head.parent.glob("head.json.damaged-*"))) == 1
+
+
+def test_sweep_keeps_segments_it_cannot_prove_superseded(tmp_path):
+    store = FileSessionStore(tmp_path)
+    store.append("r", *[msg(f"m{i}") for i in range(600)])
+    folder = store.path_for("r").parent
+    referenced = {p.name for p in folder.glob("seg-*.json")}
+    in_segments = sum(len(json.loads(p.read_bytes())["messages"]) for p in folder.glob("seg-*.json"))
+    (folder / "head.json").rename(folder / "head.json.aside")
+    assert store.cleanup("r", older_than=0) == 0  # no committed head: every segment may be the only copy
+    assert {p.name for p in folder.glob("seg-*.json")} == referenced
+    store.append("r", msg("next"))  # rebuilds the head from the segments (as copies)
+    assert [m.content for m in store.read("r")] == [f"m{i}" for i in range(in_segments)] + ["next"]
+    removed = store.cleanup("r", older_than=0)  # the originals are now provably superseded
+    assert removed == len(referenced) and not referenced & {p.name for p in folder.glob("seg-*.json")}
+    assert [m.content for m in store.read("r")] == [f"m{i}" for i in range(in_segments)] + ["next"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 
 import click
 
 from nanofolks_core import __version__
 from nanofolks_core.errors import NanofolksError
+from nanofolks_core.text import for_terminal
 
 # name -> (import string, one-line help). The core's own commands; plugins add more through
 # the nanofolks_register_commands hook.
@@ -63,8 +66,9 @@ class LazyGroup(click.Group):
         plugin_specs = {}
         try:
             plugin_specs = self._plugin_commands(ctx)
-        except NanofolksError:
-            pass
+        except NanofolksError as exc:
+            # Help still works with a broken config, but says why plugin commands are missing.
+            click.echo(f"warning: plugin commands are not listed:\n{exc}", err=True)
         for name in self.list_commands(ctx):
             if name in CORE_COMMANDS:
                 rows.append((name, CORE_COMMANDS[name][1]))
@@ -91,27 +95,84 @@ def cli(ctx: click.Context) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user mistakes print a message and exit non-zero, never a traceback."""
+    """Run the CLI; user mistakes and a broken environment print one message, never a traceback.
+
+    Exit status: 0 ok, 1 error, 2 bad input, 130 interrupted (Ctrl-C).
+    """
+    _tolerate_unencodable_output()
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=argv, prog_name="nanofolks", standalone_mode=False)
     except NanofolksError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        message = for_terminal(str(exc))
+        # Ctrl-C is no error of the user's: just say it stopped.
+        click.echo(message if exc.exit_code == INTERRUPTED else f"Error: {message}", err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("Interrupted.", err=True)
+            return INTERRUPTED
         click.echo("Aborted.", err=True)
         return 1
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        return 130
+        click.echo("\nInterrupted.", err=True)
+        return INTERRUPTED
     except BrokenPipeError:
+        _silence_closed_stdout()
         return 0
+    except _environment_error_types() as exc:
+        return _environment_error(exc)
     return code if isinstance(code, int) else 0
+
+
+INTERRUPTED = 130
+
+
+def _environment_error(exc: Exception) -> int:
+    """Print a disk, permission or database failure as one line naming the file (see environment_errors)."""
+    from nanofolks_core import paths
+    from nanofolks_core.cli import environment_errors
+
+    if os.environ.get("NANOFOLKS_DEBUG"):
+        traceback.print_exception(exc)
+    if isinstance(exc, OSError):
+        message = environment_errors.describe_os_error(exc, paths.data_root())
+    else:
+        message = environment_errors.describe_sqlite_error(exc, paths.data_root())
+    click.echo(f"Error: {for_terminal(message)}", err=True)
+    return 1
+
+
+def _environment_error_types() -> tuple[type[Exception], ...]:
+    # sqlite3 is imported only by the stores that use it; if it was never imported, no error came from it.
+    sqlite3 = sys.modules.get("sqlite3")
+    return (OSError, sqlite3.Error) if sqlite3 is not None else (OSError,)
+
+
+def _tolerate_unencodable_output() -> None:
+    """Print on any terminal: characters the output encoding lacks (emoji on ASCII) become '?'."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", "strict") == "strict":
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):  # a closed or unusual stream: leave it as it is
+                pass
+
+
+def _silence_closed_stdout() -> None:
+    # The reader went away (`nanofolks room history | head`); without this, flushing stdout at
+    # exit raises again and Python prints "Exception ignored ... BrokenPipeError".
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def run() -> None:

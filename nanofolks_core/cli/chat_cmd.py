@@ -1,87 +1,59 @@
-"""``nanofolks chat``: talk to the crew, one message (``-m``) or interactively."""
+"""``nanofolks chat``: talk to the crew, one message (``-m``) or interactively.
+
+Input policy: a ``-m`` argument and lines typed at a terminal are decoded with the terminal's
+encoding, lines piped on stdin as UTF-8; either way bytes that do not decode become U+FFFD
+(:mod:`nanofolks_core.text`), so nothing undecodable is stored or sent to a model.
+
+Ctrl-C during a reply cancels that turn and returns to the prompt; at an empty prompt it
+offers a fresh line, and a second Ctrl-C in a row (or Ctrl-D) leaves. A process ended by
+Ctrl-C exits 130.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
+from collections.abc import Callable
 
 import click
 
 from nanofolks_core.app import App
+from nanofolks_core.cli.chat_output import ReplyPrinter, WaitCounter, print_turn_json
 from nanofolks_core.errors import NanofolksError, UsageError
 from nanofolks_core.messages import InboundMessage
+from nanofolks_core.text import clean_text, decode_bytes, for_terminal
 
 pass_app = click.make_pass_decorator(App, ensure=True)
 
 HELP_TEXT = """Commands: /room NAME (switch room), /rooms, /help, /exit.
-Mention bots with @leader @researcher @coder @social @creative @auditor, or @all / @crew."""
+Mention bots with @leader @researcher @coder @social @creative @auditor, or @all / @crew.
+Ctrl-C stops a reply; Ctrl-C twice or Ctrl-D leaves."""
 
 
-class _Printer:
-    """Prints a turn as it happens: streamed text for one bot, attributed replies for several."""
+class Interrupted(NanofolksError):
+    """The user pressed Ctrl-C (or the process got SIGINT); the CLI exits 130."""
 
-    def __init__(self, team, as_json: bool) -> None:
-        self.team = team
-        self.as_json = as_json
-        self.streaming: str | None = None
-
-    def __call__(self, event) -> None:
-        if self.as_json:
-            return
-        if event.kind == "delta":
-            if self.streaming != event.bot:
-                self.end_stream()
-                character = self.team.character(event.bot)
-                click.echo(f"{character.emoji} {character.name}: ", nl=False)
-                self.streaming = event.bot
-            click.echo(event.text, nl=False)
-        elif event.kind == "reply":
-            if self.streaming == event.bot:
-                self.end_stream()
-                return
-            self.end_stream()
-            reply = event.reply
-            via = " (for the Leader)" if reply.delegated_by else ""
-            click.echo(f"{reply.emoji} {reply.name}{via}: {reply.text}\n")
-
-    def end_stream(self) -> None:
-        if self.streaming is not None:
-            click.echo("\n")
-            self.streaming = None
+    exit_code = 130
 
 
-async def _turn(crew, printer: _Printer, text: str, room: str, stream: bool):
-    result = await crew.handle(InboundMessage(text=text, room=room, channel="cli"), on_event=printer, stream=stream)
-    printer.end_stream()
+async def _turn(crew, printer: ReplyPrinter, text: str, room: str, stream: bool) -> None:
+    printer.counter.start(f"waiting for {_model_label(crew)}")
+    try:
+        result = await crew.handle(InboundMessage(text=text, room=room, channel="cli"), on_event=printer, stream=stream)
+    finally:
+        printer.end_stream()
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {for_terminal(warning)}", err=True)
     if printer.as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "room": result.room,
-                    "intent": result.intent.kind,
-                    "dispatch": result.assignment.mode,
-                    "tier": result.route.tier if result.route else None,
-                    "warnings": list(result.warnings),
-                    "replies": [
-                        {
-                            "bot": r.bot,
-                            "name": r.name,
-                            "text": r.text,
-                            "model": r.model,
-                            "delegated_by": r.delegated_by,
-                            "error": r.error,
-                        }
-                        for r in result.replies
-                    ],
-                },
-                ensure_ascii=False,
-            )
-        )
-    return result
+        print_turn_json(result)
+
+
+def _model_label(crew) -> str:
+    try:
+        return crew.default_model()
+    except NanofolksError:
+        return "the model"
 
 
 def _slash_command(app: App, line: str, room: str) -> str:
@@ -90,53 +62,119 @@ def _slash_command(app: App, line: str, room: str) -> str:
     if command == "/help":
         click.echo(HELP_TEXT)
     elif command == "/rooms":
-        click.echo(", ".join(r.id for r in app.rooms.list()))
+        click.echo(for_terminal(", ".join(r.id for r in app.rooms.list())))
     elif command == "/room":
         if argument.strip():
             room = app.rooms.get(argument.strip()).id
-        click.echo(f"(room: {room})")
+        click.echo(f"(room: {for_terminal(room)})")
     else:
-        raise UsageError(f"unknown command {command}; type /help for the list")
+        raise UsageError(f"unknown command {for_terminal(command)}; type /help for the list")
     return room
 
 
-async def _session(app: App, message: str | None, room: str, stream: bool, as_json: bool) -> None:
-    from nanofolks_core.pipeline import Crew
+def _line_reader(interactive: bool) -> Callable[[str], str]:
+    """A function returning the next input line (without its newline); EOFError at the end."""
+    if interactive:
+        try:
+            import readline  # noqa: F401 - imported for its side effect: line editing and history in input()
+        except ImportError:  # pragma: no cover - Windows without pyreadline
+            pass
+        reconfigure = getattr(sys.stdin, "reconfigure", None)
+        if reconfigure is not None:
+            # Undecodable bytes come through as surrogates, which clean_text turns into U+FFFD.
+            reconfigure(errors="surrogateescape")
+        return lambda room: clean_text(input(f"[{room}] you> "))
 
-    crew = Crew.from_app(app)
-    for warning in crew.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    printer = _Printer(crew.team, as_json)
-    try:
-        if message is not None:
-            await _turn(crew, printer, message, room, stream)
-            return
-        interactive = sys.stdin.isatty()
-        if interactive:
-            leader = crew.team.character("leader")
-            click.echo(f"{leader.emoji} {leader.name}: {leader.greeting}")
-            click.echo(f"(room: {room}; /help for commands, /exit or Ctrl-D to leave)\n")
-        while True:
+    def read_piped(_room: str) -> str:
+        data = sys.stdin.buffer.readline()
+        if not data:
+            raise EOFError
+        return decode_bytes(data).rstrip("\r\n")
+
+    return read_piped
+
+
+def _conversation(runner: asyncio.Runner, app: App, crew, printer: ReplyPrinter, room: str, stream: bool) -> int:
+    """Read lines until /exit, EOF or a second Ctrl-C; returns how many turns failed."""
+    interactive = sys.stdin.isatty()
+    read_line = _line_reader(interactive)
+    if interactive:
+        leader = crew.team.character("leader")
+        click.echo(f"{for_terminal(leader.emoji)} {for_terminal(leader.name)}: {for_terminal(leader.greeting)}")
+        click.echo(f"(room: {for_terminal(room)}; /help for commands, /exit or Ctrl-D to leave)\n")
+    failures = 0
+    interrupted = False
+    while True:
+        try:
+            line = read_line(room)
+        except KeyboardInterrupt:
+            if not interactive or interrupted:
+                raise Interrupted("Interrupted.") from None
+            interrupted = True
+            click.echo("\n(Ctrl-C again or Ctrl-D to leave)", err=True)
+            continue
+        except EOFError:
+            if interactive:
+                click.echo()
+            break
+        interrupted = False
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/exit", "/quit", "exit", "quit"):
+            break
+        try:
+            if line.startswith("/"):
+                room = _slash_command(app, line, room)
+            else:
+                runner.run(_turn(crew, printer, line, room, stream))
+        except KeyboardInterrupt:
+            printer.cancelled()
+            if not interactive:
+                raise Interrupted("Interrupted.") from None
+        except NanofolksError as exc:
+            # One failed message (a provider hiccup, a typo in /room) must not end the session.
+            printer.end_stream()
+            click.echo(f"Error: {for_terminal(str(exc))}", err=True)
+            if not interactive:  # a script feeding lines learns from the exit status
+                failures += 1
+    return failures
+
+
+async def _open_crew(app: App):
+    from nanofolks_core.crew import Crew
+
+    return Crew.from_app(app)
+
+
+def _run(app: App, message: str | None, room: str, stream: bool, as_json: bool) -> int:
+    """Run the chat; returns how many turns failed (piped input goes on after a failed line)."""
+    # A Runner (not asyncio.run) so that Ctrl-C cancels only the running turn: Runner.run turns
+    # SIGINT into cancelling its task and then raises KeyboardInterrupt, which we catch per turn.
+    with asyncio.Runner() as runner:
+        crew = runner.run(_open_crew(app))
+        try:
+            for warning in crew.warnings:
+                click.echo(f"warning: {for_terminal(warning)}", err=True)
+            counter = WaitCounter(enabled=not as_json and _is_terminal(sys.stderr))
+            printer = ReplyPrinter(crew.team, as_json, counter)
+            if message is None:
+                return _conversation(runner, app, crew, printer, room, stream)
             try:
-                line = await asyncio.to_thread(input, f"[{room}] you> " if interactive else "")
-            except EOFError:
-                break
-            line = line.strip()
-            if not line:
-                continue
-            if line in ("/exit", "/quit", "exit", "quit"):
-                break
-            try:
-                if line.startswith("/"):
-                    room = _slash_command(app, line, room)
-                else:
-                    await _turn(crew, printer, line, room, stream)
-            except NanofolksError as exc:
-                # One failed message (a provider hiccup, a typo in /room) must not end the session.
+                runner.run(_turn(crew, printer, message, room, stream))
+            except KeyboardInterrupt:
                 printer.end_stream()
-                click.echo(f"Error: {exc}", err=True)
-    finally:
-        await crew.aclose()
+                raise Interrupted("Interrupted.") from None
+            return 0
+        finally:
+            runner.run(crew.aclose())
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 @click.command()
@@ -146,16 +184,28 @@ async def _session(app: App, message: str | None, room: str, stream: bool, as_js
 @click.option("--json", "as_json", is_flag=True, help="Print each turn's replies as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every pipeline step with its timing to stderr.")
 @pass_app
-def chat(app: App, message: str | None, room: str, no_stream: bool, as_json: bool, verbose: bool) -> None:
+@click.pass_context
+def chat(
+    ctx: click.Context, app: App, message: str | None, room: str, no_stream: bool, as_json: bool, verbose: bool
+) -> None:
     """Talk to your crew. With -m, send one message; without, chat interactively.
 
-    Without a terminal, messages are read from standard input, one per line.
+    Without a terminal, messages are read from standard input, one per line (UTF-8; bytes that
+    are not valid UTF-8 become U+FFFD); the exit status is 1 if any of them failed.
+    Ctrl-C stops the reply being written; Ctrl-C twice or Ctrl-D leaves.
     """
     if verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s", stream=sys.stderr)
+        from nanofolks_core.masking import install_log_masking
+
+        install_log_masking()  # debug lines may quote URLs with credentials or auth headers
         for noisy in ("LiteLLM", "litellm", "httpx", "httpcore", "openai", "asyncio"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    if message is not None and not message.strip():
-        raise UsageError("the message is empty; write something after -m")
+    if message is not None:
+        message = clean_text(message)
+        if not message.strip():
+            raise UsageError("the message is empty; write something after -m")
     app.rooms.get(room)  # a clear error for an unknown room before anything else
-    asyncio.run(_session(app, message, room, stream=not no_stream and not as_json, as_json=as_json))
+    failures = _run(app, message, room, stream=not no_stream and not as_json, as_json=as_json)
+    if failures:
+        ctx.exit(1)

@@ -255,6 +255,10 @@ class LiteLLMProvider:
             kwargs["extra_headers"] = dict(self.config.extra_headers)
         return kwargs
 
+    def _requested_model(self, kwargs: dict[str, Any]) -> str:
+        """The nanofolks model name (``vllm/x``) for a message, from litellm's (``openai/x``)."""
+        return self.info.model_prefix + kwargs["model"].split("/", 1)[-1]
+
     def _attempt_timeout(self) -> Any:
         import httpx  # loaded with litellm by now; this module is only imported for a call
 
@@ -265,7 +269,7 @@ class LiteLLMProvider:
         response = await lib.module.acompletion(**kwargs)
         completion = completion_from_response(response)
         if completion is None:
-            raise ProviderError(self._unusable_body_message(kwargs["model"], "JSON without any choices"))
+            raise ProviderError(self._unusable_body_message(self._requested_model(kwargs), "JSON without any choices"))
         return completion
 
     async def _stream(
@@ -281,7 +285,7 @@ class LiteLLMProvider:
         headers = (getattr(stream, "_hidden_params", None) or {}).get("additional_headers") or {}
         content_type = str(headers.get("llm_provider-content-type") or "").lower()
         if "html" in content_type:
-            raise ProviderError(self._unusable_body_message(kwargs["model"], "an HTML page"))
+            raise ProviderError(self._unusable_body_message(self._requested_model(kwargs), "an HTML page"))
         async for chunk in stream:
             text = assembler.add(chunk)
             if text:
@@ -289,10 +293,10 @@ class LiteLLMProvider:
         completion = assembler.result()
         if not (completion.content or completion.tool_calls) and content_type:
             if str(headers.get("llm_provider-content-length")) == "0":
-                raise ProviderError(self._unusable_body_message(kwargs["model"], "an empty body"))
+                raise ProviderError(self._unusable_body_message(self._requested_model(kwargs), "an empty body"))
             if not any(kind in content_type for kind in ("event-stream", "stream", "ndjson")):
                 what = f"a {content_type.split(';')[0].strip()} body instead of an event stream"
-                raise ProviderError(self._unusable_body_message(kwargs["model"], what))
+                raise ProviderError(self._unusable_body_message(self._requested_model(kwargs), what))
         return completion
 
     def _response(self, lib: runtime.LiteLLM, request: LLMRequest, model: str, completion: Completion) -> LLMResponse:

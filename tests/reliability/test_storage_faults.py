@@ -335,3 +335,27 @@ def test_room_names_that_look_like_options_are_rejected(home, nanofolks_proc):
     clean_run(run)
     assert run.code == 2 and "invalid room name '--help'" in run.err
     assert not (home / "rooms" / "--help.json").exists()
+
+
+def test_doctor_repair_moves_a_damaged_room_file_aside_and_recreates_the_room(home, nanofolks_proc):
+    assert nanofolks_proc(["room", "create", "alpha", "--bots", "coder"], home).code == 0
+    FileSessionStore(home / "sessions").append(
+        "alpha", SessionMessage("user", "hi"), SessionMessage("assistant", "hello", bot="coder")
+    )
+    room_file = home / "rooms" / "alpha.json"
+    room_file.write_text('{"format": 1, "id": "al', encoding="utf-8")
+
+    shown = nanofolks_proc(["room", "show", "alpha"], home)
+    clean_run(shown)
+    assert shown.code == 1 and str(room_file) in shown.err and "nanofolks doctor --repair" in shown.err
+    check = nanofolks_proc(["doctor"], home)
+    assert check.code == 1 and "FAIL" in check.out and str(room_file) in check.out
+    repair = nanofolks_proc(["doctor", "--repair"], home)
+    clean_run(repair)
+    assert repair.code == 0 and "fixed  room file alpha.json" in repair.out, repair.out
+    moved = list(room_file.parent.glob("alpha.json.damaged-*"))
+    assert len(moved) == 1 and moved[0].read_text(encoding="utf-8") == '{"format": 1, "id": "al'
+    shown = nanofolks_proc(["room", "show", "alpha", "--json"], home)
+    assert shown.code == 0
+    data = json.loads(shown.out)
+    assert data["participants"] == ["leader", "coder"] and data["message_count"] == 2

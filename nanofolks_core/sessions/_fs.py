@@ -1,4 +1,5 @@
-"""The session store's file format: JSON documents, their kinds and versions, and text cleaning.
+"""The session store's file format: JSON documents, their kinds and versions, text cleaning,
+and writing the files of one commit (segments and the new head) before it is made.
 
 Generic file safety (new files, locks, fsync, moving aside) lives in ``nanofolks_core.atomic``.
 """
@@ -6,12 +7,15 @@ Generic file safety (new files, locks, fsync, moving aside) lives in ``nanofolks
 from __future__ import annotations
 
 import json
+import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from nanofolks_core import atomic
 from nanofolks_core.text import clean_text
 
 from .errors import SessionCorruptError, SessionTooNewError
@@ -21,6 +25,8 @@ HEAD_KIND = "nanofolks.session.head"
 SEGMENT_KIND = "nanofolks.session.segment"
 TMP_PREFIX = ".tmp-"
 LOCK_NAME = ".lock"
+HEAD_MAX_MESSAGES = 256
+RECENT_IDS = 512
 
 SEGMENT_RE = re.compile(r"seg-[0-9]+-[A-Za-z0-9_]+\.json")
 
@@ -138,3 +144,87 @@ def segment_messages(path: Path, expected_count: int | None = None) -> list[Any]
     if expected_count is not None and len(part) != expected_count:
         raise SessionCorruptError(f"{path} holds {len(part)} messages, its head says {expected_count}")
     return part
+
+
+@attrs.define
+class Plan:
+    """The files written for one commit: the new head (a temp file until committed) and new segments."""
+
+    tmp: Path
+    version: int
+    new_segments: list[Path]
+
+
+def head_bytes(
+    room: str,
+    version: int,
+    segments: list[dict[str, Any]],
+    recent: list[str],
+    messages: list[dict[str, Any]],
+    *,
+    deleted: bool = False,
+) -> bytes:
+    """A head document; every commit carries a fresh random ``commit`` token (no ABA)."""
+    return dumps(
+        {
+            "format": FORMAT_VERSION,
+            "kind": HEAD_KIND,
+            "room": room,
+            "version": version,
+            "commit": uuid.uuid4().hex,
+            "deleted": deleted,
+            "segments": segments,
+            "recent_ids": recent,
+            "messages": messages,
+        }
+    )
+
+
+def write_plan(
+    room: str,
+    path: Path,
+    frozen: list[dict[str, Any]],
+    head_msgs: list[dict[str, Any]],
+    first_index: int,
+    version: int,
+    segments: list[dict[str, Any]],
+    recent: list[str],
+) -> Plan:
+    """Write ``frozen`` as new full segments and a temp head naming them plus ``head_msgs``.
+    Nothing is left behind if writing fails (a full disk, a read-only folder)."""
+    folder = path.parent
+    written: list[Path] = []
+    try:
+        for start in range(0, len(frozen), HEAD_MAX_MESSAGES):
+            chunk = frozen[start : start + HEAD_MAX_MESSAGES]
+            index = first_index + start
+            doc = {"format": FORMAT_VERSION, "kind": SEGMENT_KIND, "room": room, "first_index": index}
+            data = dumps({**doc, "messages": chunk})
+            # Written under a temp name and renamed when complete: a killed writer leaves a
+            # .tmp- file, never a half-written seg- file that could be mistaken for damage.
+            tmp = atomic.write_new_file(folder, f"{TMP_PREFIX}seg-", ".json", data)
+            seg = folder / f"seg-{index:010d}-{uuid.uuid4().hex[:12]}.json"
+            try:
+                os.rename(tmp, seg)
+            except BaseException:
+                atomic.unlink_quietly(tmp)
+                raise
+            written.append(seg)
+            segments.append({"file": seg.name, "count": len(chunk)})
+        if written:
+            atomic.fsync_dir(folder)  # segment names durable before any head names them
+        tmp = atomic.write_new_file(
+            folder, TMP_PREFIX + "head-", ".json", head_bytes(room, version, segments, recent, head_msgs)
+        )
+    except BaseException:
+        for seg in written:
+            atomic.unlink_quietly(seg)
+        raise
+    return Plan(tmp=tmp, version=version, new_segments=written)
+
+
+def full_plan(room: str, path: Path, dicts: list[dict[str, Any]], version: int) -> Plan:
+    """Files for a whole history: full segments, the rest in the head."""
+    cut = max(len(dicts) - (len(dicts) % HEAD_MAX_MESSAGES or HEAD_MAX_MESSAGES), 0)
+    recent = [d["id"] for d in dicts[-RECENT_IDS:]]
+    return write_plan(room, path, dicts[:cut], dicts[cut:], 0, version, [], recent)

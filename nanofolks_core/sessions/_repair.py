@@ -141,7 +141,7 @@ def store_rebuilt(store: FileSessionStore, path: Path, head: Head) -> list[str]:
     for seg, exc in messages_from_segments(path.parent, segment_files(path.parent))[1]:
         aside = atomic.move_aside(seg)
         done.append(f"moved damaged {seg.name} aside to {aside.name} ({exc})")
-    plan = store._full_plan(path.parent.name, path, head.messages, head.version + 1)
+    plan = _fs.full_plan(path.parent.name, path, head.messages, head.version + 1)
     if not store._commit(path, None, plan):
         store._discard(plan, path)
         raise SessionCorruptError(f"{path} changed while the room was being rebuilt; run the repair again")
@@ -244,7 +244,7 @@ def repair_room(store: FileSessionStore, room: str) -> list[str]:
                     done.append(f"dropped missing {seg['file']} ({seg['count']} messages) from the room's index")
         if bad:
             keep = [s for s in head.segments if s not in bad]
-            data = store._head_bytes(room, head.version + 1, keep, head.recent_ids, head.messages, deleted=head.deleted)
+            data = _fs.head_bytes(room, head.version + 1, keep, head.recent_ids, head.messages, deleted=head.deleted)
             tmp = atomic.write_new_file(folder, _fs.TMP_PREFIX + "head-", ".json", data)
             try:
                 os.replace(tmp, path)

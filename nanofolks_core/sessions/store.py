@@ -60,12 +60,9 @@ import logging
 import os
 import random
 import time
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-import attrs
 
 from nanofolks_core import atomic
 from nanofolks_core.errors import StorageError
@@ -78,9 +75,9 @@ from .errors import SessionConflictError, SessionCorruptError, SessionTooNewErro
 from .message import SessionMessage
 
 HEAD_NAME = "head.json"
-HEAD_MAX_MESSAGES = 256
+HEAD_MAX_MESSAGES = _fs.HEAD_MAX_MESSAGES
 HEAD_MAX_BYTES = 256 * 1024
-RECENT_IDS = 512
+RECENT_IDS = _fs.RECENT_IDS
 LOCKED_AFTER = 1
 CONTENDED_FOR = 1.0
 BACKOFF_BASE = 0.0005
@@ -92,13 +89,6 @@ log = logging.getLogger("nanofolks.sessions")
 
 #: One rule for room names everywhere (the room store's); raises a ValueError subclass.
 validate_room = validate_room_id
-
-
-@attrs.define
-class _Plan:
-    tmp: Path
-    version: int
-    new_segments: list[Path]
 
 
 class FileSessionStore:
@@ -188,7 +178,7 @@ class FileSessionStore:
         dicts = self._dedup_dicts(tuple(messages))
         with atomic.storage_errors(path.parent):
             atomic.private_dir(path.parent)
-            plan = self._full_plan(room, path, dicts, expected_version + 1)
+            plan = _fs.full_plan(room, path, dicts, expected_version + 1)
             try:
                 with atomic.file_lock(path.parent / _fs.LOCK_NAME):
                     current = self._load_head(path)
@@ -220,7 +210,7 @@ class FileSessionStore:
                 return
             if head.blocked:
                 raise StorageError(f"{path} is damaged and could not be moved aside ({head.blocked}); {REPAIR_HINT}")
-            data = self._head_bytes(room, head.version + 1, [], [], [], deleted=True)
+            data = _fs.head_bytes(room, head.version + 1, [], [], [], deleted=True)
             tmp = atomic.write_new_file(path.parent, _fs.TMP_PREFIX + "head-", ".json", data)
             try:
                 os.replace(tmp, path)
@@ -291,7 +281,7 @@ class FileSessionStore:
 
     def _attempt(
         self, room: str, path: Path, new: list[dict[str, Any]], *, hold_lock: bool
-    ) -> tuple[Head, _Plan | None, bool]:
+    ) -> tuple[Head, _fs.Plan | None, bool]:
         """One try: read, build + write files, then compare-and-rename under the lock.
         With ``hold_lock`` the lock is held from the read on, so the compare cannot fail
         (among CAS writers). Our files are deleted again unless the commit happened."""
@@ -319,7 +309,7 @@ class FileSessionStore:
         """Re-read of head.json for the compare in ``_commit`` (a seam for tests)."""
         return _fs.read_bytes(path)
 
-    def _commit(self, path: Path, expected: bytes | None, plan: _Plan) -> bool:
+    def _commit(self, path: Path, expected: bytes | None, plan: _fs.Plan) -> bool:
         """Caller holds the room lock. Compare, then rename; False if anything moved."""
         if self._current_head_bytes(path) != expected:
             return False
@@ -346,7 +336,7 @@ class FileSessionStore:
             return plan.version
         raise SessionConflictError(f"room {room!r}: could not write {path}")
 
-    def _prepare(self, room: str, path: Path, head: Head, new: list[dict[str, Any]]) -> _Plan | None:
+    def _prepare(self, room: str, path: Path, head: Head, new: list[dict[str, Any]]) -> _fs.Plan | None:
         """Write the files for ``head`` + ``new`` (minus known ids); None if nothing is new."""
         if head.blocked:
             raise StorageError(f"{path} is damaged and could not be moved aside ({head.blocked}); {REPAIR_HINT}")
@@ -361,88 +351,9 @@ class FileSessionStore:
         if len(messages) > HEAD_MAX_MESSAGES or len(_fs.dumps(messages)) > HEAD_MAX_BYTES:
             frozen, messages = messages[:-1], messages[-1:]
         first_index = sum(int(s["count"]) for s in head.segments)
-        return self._write_plan(
-            room, path, frozen, messages, first_index, head.version + 1, list(head.segments), recent
-        )
+        return _fs.write_plan(room, path, frozen, messages, first_index, head.version + 1, list(head.segments), recent)
 
-    def _full_plan(self, room: str, path: Path, dicts: list[dict[str, Any]], version: int) -> _Plan:
-        """Files for a whole history: full segments, the rest in the head."""
-        cut = max(len(dicts) - (len(dicts) % HEAD_MAX_MESSAGES or HEAD_MAX_MESSAGES), 0)
-        recent = [d["id"] for d in dicts[-RECENT_IDS:]]
-        return self._write_plan(room, path, dicts[:cut], dicts[cut:], 0, version, [], recent)
-
-    def _write_plan(
-        self,
-        room: str,
-        path: Path,
-        frozen: list[dict[str, Any]],
-        head_msgs: list[dict[str, Any]],
-        first_index: int,
-        version: int,
-        segments: list[dict[str, Any]],
-        recent: list[str],
-    ) -> _Plan:
-        folder = path.parent
-        written: list[Path] = []
-        try:
-            for start in range(0, len(frozen), HEAD_MAX_MESSAGES):
-                chunk = frozen[start : start + HEAD_MAX_MESSAGES]
-                index = first_index + start
-                data = _fs.dumps(
-                    {
-                        "format": _fs.FORMAT_VERSION,
-                        "kind": _fs.SEGMENT_KIND,
-                        "room": room,
-                        "first_index": index,
-                        "messages": chunk,
-                    }
-                )
-                # Written under a temp name and renamed when complete: a killed writer leaves a
-                # .tmp- file, never a half-written seg- file that could be mistaken for damage.
-                tmp = atomic.write_new_file(folder, f"{_fs.TMP_PREFIX}seg-", ".json", data)
-                seg = folder / f"seg-{index:010d}-{uuid.uuid4().hex[:12]}.json"
-                try:
-                    os.rename(tmp, seg)
-                except BaseException:
-                    atomic.unlink_quietly(tmp)
-                    raise
-                written.append(seg)
-                segments.append({"file": seg.name, "count": len(chunk)})
-            if written:
-                atomic.fsync_dir(folder)  # segment names durable before any head names them
-            data = self._head_bytes(room, version, segments, recent, head_msgs)
-            tmp = atomic.write_new_file(folder, _fs.TMP_PREFIX + "head-", ".json", data)
-        except BaseException:
-            for seg in written:
-                atomic.unlink_quietly(seg)
-            raise
-        return _Plan(tmp=tmp, version=version, new_segments=written)
-
-    @staticmethod
-    def _head_bytes(
-        room: str,
-        version: int,
-        segments: list[dict[str, Any]],
-        recent: list[str],
-        messages: list[dict[str, Any]],
-        *,
-        deleted: bool = False,
-    ) -> bytes:
-        return _fs.dumps(
-            {
-                "format": _fs.FORMAT_VERSION,
-                "kind": _fs.HEAD_KIND,
-                "room": room,
-                "version": version,
-                "commit": uuid.uuid4().hex,
-                "deleted": deleted,
-                "segments": segments,
-                "recent_ids": recent,
-                "messages": messages,
-            }
-        )
-
-    def _discard(self, plan: _Plan, path: Path) -> None:
+    def _discard(self, plan: _fs.Plan, path: Path) -> None:
         """Remove the files of a plan that was not committed. Segments are kept if the head
         names them after all (an interrupt landed right after our rename)."""
         atomic.unlink_quietly(plan.tmp)

@@ -335,19 +335,14 @@ def update_raw(path: Path, mutate: typing.Callable[[dict[str, Any]], None]) -> N
     is kept as it was. A lock file serializes concurrent updates (two ``plugins disable`` at
     once both land), and a symlinked config.json stays a symlink: its target is rewritten.
     """
-    import fcntl
+    from nanofolks_core.atomic import file_lock, private_dir
 
     target = path.resolve() if path.is_symlink() else path
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # Owner-only like every file in the data folder (the config may hold inline secrets).
-    lock_fd = os.open(target.with_name(target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    private_dir(target.parent)  # owner-only like every folder and file in the data folder
+    with file_lock(target.with_name(target.name + ".lock")):
         raw = read_raw(target)
         mutate(raw)
         atomic_write_text(target, json.dumps(raw, indent=2, ensure_ascii=False) + "\n", mode=0o600)
-    finally:
-        os.close(lock_fd)
 
 
 def default_path() -> Path:

@@ -45,11 +45,12 @@ def _run(cmd: list[str], cwd: Path, home: Path, timeout: float = 300) -> subproc
     return subprocess.run(cmd, cwd=cwd, env=_env(home), capture_output=True, text=True, timeout=timeout)
 
 
-def _generate_and_install(venv: Path, kind: str, tmp_path: Path) -> Path:
+def _generate_and_install(venv: Path, kind: str, tmp_path: Path, name: str | None = None) -> Path:
+    """Generate with the real CLI and `pip install -e` into ``venv`` (shared by the module: unique names)."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    made = _run([str(venv), "-m", "nanofolks_core", "plugins", "new", f"demo-{kind}", "--kind", kind, "--dir", "src"],
-                tmp_path, home)  # fmt: skip
+    new = ["plugins", "new", name or f"demo-{kind}", "--kind", kind, "--dir", "src"]
+    made = _run([str(venv), "-m", "nanofolks_core", *new], tmp_path, home)
     assert made.returncode == 0, made.stdout + made.stderr
     [project] = (tmp_path / "src").iterdir()
     assert f"Created {Path('src') / project.name}" in made.stdout
@@ -85,18 +86,18 @@ def test_the_generated_tool_is_called_by_the_model_in_a_real_nanofolks_chat(venv
     pytest.importorskip("nanofolks_provider_litellm")
     from nanofolks_core.testing import Reply, ToolCall
 
-    _generate_and_install(venv, "tool", tmp_path)
+    _generate_and_install(venv, "tool", tmp_path, name="chat-tool")
     home = tmp_path / "home"
     onboard = ["onboard", "--provider", "vllm", "--model", "test-model", "--api-base", llm_server.base_url]
     assert _run([str(venv), "-m", "nanofolks_core", *onboard], tmp_path, home).returncode == 0
-    llm_server.push(Reply(tool_calls=[ToolCall("demo_tool", {"text": "one two three"})]), "Three words, captain.")
+    llm_server.push(Reply(tool_calls=[ToolCall("chat_tool", {"text": "one two three"})]), "Three words, captain.")
 
     chat = _run([str(venv), "-m", "nanofolks_core", "chat", "-m", "Count: one two three"], tmp_path, home)
     assert chat.returncode == 0, chat.stderr
     assert "Three words, captain." in chat.stdout
     offered = [tool["function"]["name"] for tool in llm_server.requests[0]["tools"]]
-    assert "demo_tool" in offered
-    assert "demo_tool" in llm_server.requests[0]["messages"][0]["content"]  # the system prompt lists it
+    assert "chat_tool" in offered
+    assert "chat_tool" in llm_server.requests[0]["messages"][0]["content"]  # the system prompt lists it
     tool_result = llm_server.requests[1]["messages"][-1]
     assert tool_result["role"] == "tool" and json.loads(tool_result["content"]) == {"words": 3, "room": "general"}
 

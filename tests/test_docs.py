@@ -206,6 +206,26 @@ def test_every_testing_kit_export_is_documented():
     assert not missing, f"docs/testing-your-plugin.md does not document {missing}"
 
 
+def test_the_llm_server_session_in_the_testing_guide_runs_as_shown(tmp_path):
+    import shlex
+    import subprocess
+
+    guide = (REPO / "docs" / "testing-your-plugin.md").read_text()
+    by_hand = guide.split("## Run the test server by hand", 1)[1]
+    block = re.search(r"```console\n\$ (.*?)\n(FakeLLMServer listening on .*?)\n", by_hand, re.S)
+    command = shlex.split(block[1].replace("\\\n", " "))
+    assert command[:3] == ["python", "-m", "nanofolks_core.testing.llm_server"]
+    command[command.index("--port") + 1] = "0"
+    proc = subprocess.Popen([sys.executable, *command[1:]], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    shown = re.sub(r":8765/", ":PORT/", block[2])
+    assert re.sub(r":\d+/", ":PORT/", first.strip()) == shown
+
+
 def test_readme_links_every_page_in_docs():
     readme = (REPO / "README.md").read_text()
     for page in sorted((REPO / "docs").glob("*.md")):

@@ -112,6 +112,12 @@ class MemoryStore:
         with self._lock:
             self._db.close()
 
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back itself (a full disk at COMMIT): ROLLBACK would then fail
+        # and hide the real error.
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
     def integrity_problems(self) -> list[str]:
         """What ``PRAGMA integrity_check`` finds wrong (empty: the file is sound)."""
         rows = [row[0] for row in self._rows("PRAGMA integrity_check(20)")]
@@ -160,7 +166,7 @@ class MemoryStore:
                         added.append((cursor.lastrowid, event))
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
         return added
 
@@ -173,7 +179,7 @@ class MemoryStore:
                     self._add_extraction(seq, ts, found)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     def _entity_id(self, name: str, kind: str, ts: float) -> int:
@@ -343,7 +349,7 @@ class MemoryStore:
                 self._drop_orphans()
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
             return ids
 

@@ -65,6 +65,7 @@ class Crew:
         workspace: Path,
         data_root: Path,
         memory: Any = None,
+        memory_factory: Callable[[], Any] | None = None,
         router: Any = None,
         tools: dict[str, Any] | None = None,
         warnings: tuple[str, ...] = (),
@@ -77,7 +78,8 @@ class Crew:
         self.llm = llm
         self.sanitize = sanitizer
         self.workspace = workspace
-        self.memory = memory or NullMemory()
+        self._memory = memory
+        self._memory_factory = memory_factory
         self.router = router
         self.tools = dict(tools or {})  # name -> BoundTool
         self.warnings = warnings
@@ -106,6 +108,18 @@ class Crew:
             record_route=router.record if router is not None else None,
             tool_outputs=self.tool_outputs,
         )
+
+    @property
+    def memory(self) -> Any:
+        """The memory backend, built on first use: a message that fails before it needs memory
+        (no model, too long) never pays for it, and one that cannot be built is a warning."""
+        if self._memory is None:
+            self._memory = self._memory_factory() if self._memory_factory is not None else NullMemory()
+        return self._memory
+
+    @memory.setter
+    def memory(self, backend: Any) -> None:
+        self._memory = backend
 
     @classmethod
     def from_app(cls, app: Any) -> Crew:
@@ -140,7 +154,7 @@ class Crew:
             sanitizer=SecretSanitizer(app.registry.all("secret-pattern")),
             workspace=workspace,
             data_root=app.data_root,
-            memory=app.memory,
+            memory_factory=lambda: app.memory,
             router=app.router,
             tools=tools,
             warnings=tuple(warnings),
@@ -338,8 +352,10 @@ class Crew:
         return folded, before, after
 
     async def aclose(self) -> None:
-        for close in (self.memory.close, *((self.router.close,) if self.router is not None else ()),
-                      self.tool_outputs.close):  # fmt: skip
+        closers = [self._memory.close] if self._memory is not None else []
+        if self.router is not None:
+            closers.append(self.router.close)
+        for close in (*closers, self.tool_outputs.close):
             try:
                 close()
             except Exception as exc:  # noqa: BLE001 - closing one helper must not stop closing the rest

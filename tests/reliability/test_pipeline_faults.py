@@ -123,6 +123,38 @@ def test_any_memory_failure_is_one_warning_and_the_crew_answers(make_crew, error
     asyncio.run(crew.aclose())  # a failing close does not stop the rest from closing
 
 
+class _AppWithBrokenMemory(App):
+    """An app whose memory backend cannot even be built (``memory/memory.db`` is garbage)."""
+
+    @property
+    def memory(self):
+        import sqlite3
+
+        raise sqlite3.DatabaseError("memory/memory.db: file is not a database")
+
+
+def test_a_memory_backend_that_cannot_be_built_is_a_warning_not_a_failure(make_crew, plugin_host):
+    make_crew()  # writes the config
+    crew = Crew.from_app(_AppWithBrokenMemory(host=plugin_host))
+    for text in ("Hello", "Again"):
+        result = ask(crew, text)
+        assert result.replies[0].text == f"[test-model] {text}"
+        assert [w for w in result.warnings if "memory unavailable" in w] == [
+            "memory unavailable for this message: memory/memory.db: file is not a database"
+        ]
+    assert len(crew.sessions.read("general")) == 4
+    asyncio.run(crew.aclose())
+
+
+def test_no_model_is_reported_before_memory_is_even_built(make_crew, plugin_host):
+    from nanofolks_core.provider import ProviderNotConfigured
+
+    make_crew({"model": ""})
+    crew = Crew.from_app(_AppWithBrokenMemory(host=plugin_host))
+    with pytest.raises(ProviderNotConfigured, match="nanofolks onboard"):
+        ask(crew, "Hello")
+
+
 class _BrokenRouter:
     async def route(self, text, *, room, default_model, ask):
         raise OSError("routing.db: disk I/O error")

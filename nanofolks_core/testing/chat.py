@@ -63,6 +63,9 @@ class ChatDriver:
         self.host, self.home, self.base_url = host, home, base_url
         self._crew: Any = None
         self._config: dict[str, Any] = {}
+        # One loop for the whole test, as in a long-lived process: runtimes that keep async
+        # clients (an httpx.AsyncClient in a provider) stay bound to the loop they were made on.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def configure(self, config: dict[str, Any]) -> None:
         """Merge config.json keys (nested dicts merge, other values replace) before the first message."""
@@ -91,7 +94,9 @@ class ChatDriver:
         from nanofolks_core.api import InboundMessage
 
         message = InboundMessage(text=text, room=room, channel=channel, sender=sender)
-        result = asyncio.run(self.crew.handle(message))
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        result = self._loop.run_until_complete(self.crew.handle(message))
         replies = tuple(
             ChatReply(bot=r.bot, name=r.name, text=r.text, error=r.error, delegated_by=r.delegated_by)
             for r in result.replies
@@ -101,6 +106,11 @@ class ChatDriver:
         )
 
     def close(self) -> None:
-        if self._crew is not None:
-            asyncio.run(self._crew.aclose())
-            self._crew = None
+        """Close the crew (providers, memory, stores) and the event loop; the fixture calls it."""
+        loop, self._loop = self._loop or asyncio.new_event_loop(), None
+        try:
+            if self._crew is not None:
+                loop.run_until_complete(self._crew.aclose())
+                self._crew = None
+        finally:
+            loop.close()

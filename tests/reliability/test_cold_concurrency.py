@@ -98,6 +98,7 @@ def _memory_files_ok(home: Path, expected_messages: int) -> None:
     assert not data["repairs"], data["repairs"]  # nothing was mistaken for damage
 
 
+@pytest.mark.timeout(1200)  # a dozen cold starts (litellm and chromadb imports) on a busy machine
 def test_concurrent_cold_chats_all_answer_and_lose_nothing(home, llm_server):
     result = run_cold_burst(home, llm_server.base_url, processes=4, runs_each=3)
     _check(result)
@@ -105,6 +106,7 @@ def test_concurrent_cold_chats_all_answer_and_lose_nothing(home, llm_server):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_six_by_fifteen_concurrent_cold_chats(home, llm_server):
     """The figure from issue 7: 6 processes x 15 runs, 0 failed, 0 lost."""
     result = run_cold_burst(home, llm_server.base_url, processes=6, runs_each=15)

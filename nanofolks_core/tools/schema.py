@@ -51,7 +51,8 @@ def function_schema(func: Callable[..., Any], *, fallback_description: str = "")
     """Read ``func``'s signature and docstring. Raises TypeError for a signature a model cannot call."""
     signature = inspect.signature(func)
     try:
-        hints = typing.get_type_hints(func)
+        # ToolContext resolves even when a plugin imports it only under TYPE_CHECKING.
+        hints = typing.get_type_hints(func, localns={"ToolContext": ToolContext})
     except Exception as exc:  # noqa: BLE001 - a hint naming something undefined: say which function
         raise TypeError(f"the type hints of {_qualname(func)} cannot be resolved: {exc}") from None
     description, param_docs = parse_docstring(inspect.getdoc(func) or "")

@@ -173,6 +173,20 @@ def test_optional_without_default_is_not_required():
     assert function_schema(f).parameters["required"] == ["b"]
 
 
+def test_a_context_annotated_only_as_a_string_is_still_the_context():
+    namespace: dict = {}
+    exec(  # a plugin module with `from __future__ import annotations` and ToolContext under TYPE_CHECKING
+        "from __future__ import annotations\n"
+        "def tag(text: str, ctx: ToolContext) -> str:\n"
+        "    'Tag it.'\n"
+        "    return ctx.room + ':' + text\n",
+        namespace,
+    )
+    schema = function_schema(namespace["tag"])
+    assert schema.context_parameter == "ctx"
+    assert list(schema.parameters["properties"]) == ["text"]
+
+
 def test_signatures_a_model_cannot_call_are_refused_with_the_function_named():
     def star(*names: str) -> str:
         return ""

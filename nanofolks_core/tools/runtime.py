@@ -99,7 +99,7 @@ def build_tool(spec: ToolSpec, config: Any, services: Services) -> BoundTool:
     """
     factory = spec.load()
     if inspect.isclass(factory):
-        tool = factory(spec=spec, config=config, services=services)
+        tool = spec.build(config, services)  # the one way every runtime is built
         run = tool.run
         return BoundTool(
             spec=spec,

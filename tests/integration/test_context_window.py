@@ -55,6 +55,9 @@ def test_300_turns_stay_inside_the_window_and_status_is_right(nanofolks_home, ll
     sizes = [tokens_of(r) for r in llm_server.requests]
     assert max(sizes) <= WINDOW, f"largest request: {max(sizes)} tokens"
     assert any(r["messages"][0]["content"].startswith("You write faithful") for r in llm_server.requests)
+    stored = App().sessions.read("general")  # compaction added summaries and removed nothing
+    assert sum(m.role == "user" for m in stored) == 300 and sum(m.role == "assistant" for m in stored) == 300
+    assert any(m.meta.get("summary") for m in stored)
 
     status = nanofolks_proc(["session", "status", "--json"], nanofolks_home)
     assert status.code == 0, status.err

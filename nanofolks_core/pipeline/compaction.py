@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from nanofolks_core.errors import NanofolksError
 from nanofolks_core.messages import ChatMessage, LLMRequest
 from nanofolks_core.pipeline.context import history_messages
 
@@ -121,7 +122,12 @@ class Compaction:
         tokens, window = self.window.measure(turn.messages_for(bot), turn.model)
         warnings = []
         if tokens >= settings.trigger_at * window and settings.mode != "off":
-            await self.compact(turn, bot)
+            try:
+                await self.compact(turn, bot)
+            except NanofolksError as exc:
+                # The request is still made to fit (window.fit); only the summary is missing.
+                log.warning("compaction of %s failed: %s", turn.room.id, exc)
+                warnings.append(f"could not compact this room now ({exc}); the oldest turns are left out instead")
             tokens, window = self.window.measure(turn.messages_for(bot), turn.model)
         if tokens >= settings.warn_at * window:
             warnings.append(

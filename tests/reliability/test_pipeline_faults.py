@@ -189,6 +189,22 @@ def test_a_damaged_tool_output_store_does_not_stop_a_turn(make_crew, llm_server,
     assert any("tool-output store unavailable" in w and "tool_outputs.db" in w for w in result.warnings)
 
 
+def test_a_failing_summary_request_costs_a_warning_not_the_answer(make_crew, llm_server):
+    crew = make_crew({"contextWindow": 2048, "maxTokens": 256})
+
+    def handler(request):
+        if request["messages"][0]["content"].startswith("You write faithful"):
+            return Reply(status=400, error="summaries are switched off here")
+        return "noted"
+
+    llm_server.handler = handler
+    lines = [f"Part {i}: " + " ".join(f"pier-{i}-{j}" for j in range(60)) for i in range(10)]
+    results = [ask(crew, line) for line in lines]
+    assert all(r.replies[0].text == "noted" for r in results)
+    assert any(any("could not compact" in w for w in r.warnings) for r in results)
+    assert [m.content for m in crew.sessions.read("general") if m.role == "user"] == lines
+
+
 # -- rows 5 and 9: text in, text out -----------------------------------------------------------
 
 

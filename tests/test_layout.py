@@ -160,3 +160,19 @@ def test_no_module_over_400_lines():
     assert not too_long, f"modules over {MAX_LINES} lines (split them by responsibility): " + ", ".join(
         f"{name} ({lines})" for lines, name in too_long
     )
+
+
+def test_roles_and_teams_import_without_the_pipeline():
+    """``nanofolks_core.crew`` is imported by cheap commands (team list, rooms); the Crew class and
+    the pipeline behind it load only when a command runs a turn."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nanofolks_core.crew.roles, nanofolks_core.crew;"
+        "print(sorted(m for m in sys.modules if m.startswith(('nanofolks_core.pipeline', 'nanofolks_core.crew.crew'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    code = "import nanofolks_core.crew as c; from nanofolks_core.crew.crew import Crew; print(c.Crew is Crew)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "True\n"

@@ -132,6 +132,29 @@ def parse_head(raw: bytes, path: Path) -> Head:
     )
 
 
+def salvage_messages(raw: bytes | None) -> list[dict[str, Any]]:
+    """The complete message objects at the start of a damaged file's ``"messages"`` list (what
+    survives a truncation), each with an ``id``; [] when nothing can be recovered."""
+    if not raw:
+        return []
+    text = raw.decode("utf-8", "replace")
+    start = text.find('"messages":[')
+    if start < 0:
+        return []
+    decoder, pos, out = json.JSONDecoder(), start + len('"messages":['), []
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        try:
+            item, pos = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError):
+            break
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            break
+        out.append(item)
+    return clean_json(out) if _ESCAPED_SURROGATE.search(raw) else out
+
+
 def segment_messages(path: Path, expected_count: int | None = None) -> list[Any]:
     """The messages of one segment file; ``SessionCorruptError`` naming it if missing or damaged."""
     raw = read_bytes(path)
@@ -180,6 +203,21 @@ def head_bytes(
     )
 
 
+def write_segment(folder: Path, room: str, index: int, messages: list[dict[str, Any]]) -> Path:
+    """A new complete segment file holding ``messages`` (history position ``index`` on)."""
+    doc = {"format": FORMAT_VERSION, "kind": SEGMENT_KIND, "room": room, "first_index": index}
+    # Written under a temp name and renamed when complete: a killed writer leaves a .tmp- file,
+    # never a half-written seg- file that could be mistaken for damage.
+    tmp = atomic.write_new_file(folder, f"{TMP_PREFIX}seg-", ".json", dumps({**doc, "messages": messages}))
+    seg = folder / f"seg-{index:010d}-{uuid.uuid4().hex[:12]}.json"
+    try:
+        os.rename(tmp, seg)
+    except BaseException:
+        atomic.unlink_quietly(tmp)
+        raise
+    return seg
+
+
 def write_plan(
     room: str,
     path: Path,
@@ -197,18 +235,7 @@ def write_plan(
     try:
         for start in range(0, len(frozen), HEAD_MAX_MESSAGES):
             chunk = frozen[start : start + HEAD_MAX_MESSAGES]
-            index = first_index + start
-            doc = {"format": FORMAT_VERSION, "kind": SEGMENT_KIND, "room": room, "first_index": index}
-            data = dumps({**doc, "messages": chunk})
-            # Written under a temp name and renamed when complete: a killed writer leaves a
-            # .tmp- file, never a half-written seg- file that could be mistaken for damage.
-            tmp = atomic.write_new_file(folder, f"{TMP_PREFIX}seg-", ".json", data)
-            seg = folder / f"seg-{index:010d}-{uuid.uuid4().hex[:12]}.json"
-            try:
-                os.rename(tmp, seg)
-            except BaseException:
-                atomic.unlink_quietly(tmp)
-                raise
+            seg = write_segment(folder, room, first_index + start, chunk)
             written.append(seg)
             segments.append({"file": seg.name, "count": len(chunk)})
         if written:

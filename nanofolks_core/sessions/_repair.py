@@ -49,8 +49,8 @@ def segment_files(folder: Path) -> list[str]:
 def messages_from_segments(
     folder: Path, names: list[str]
 ) -> tuple[list[dict[str, Any]], list[tuple[Path, SessionCorruptError]]]:
-    """Every message of the intact segments ``names``, in history order, each id once;
-    plus (file, error) for each damaged segment (skipped)."""
+    """Every message of the segments ``names`` (of a damaged one, the intact messages before the
+    damage), in history order, each id once; plus (file, error) for each damaged segment."""
     parts, damaged = [], []
     for name in names:
         path = folder / name
@@ -61,7 +61,8 @@ def messages_from_segments(
             raise
         except SessionCorruptError as exc:
             damaged.append((path, exc))
-            continue
+            messages = _fs.salvage_messages(_fs.read_bytes(path))  # what survived the damage
+            doc_index = int(name.split("-")[1])
         parts.append((doc_index, name, messages))
     out, seen = [], set()
     for _index, _name, messages in sorted(parts):
@@ -72,14 +73,18 @@ def messages_from_segments(
     return out, damaged
 
 
-def rebuilt_head(store: FileSessionStore, path: Path, *, quiet: bool = False) -> Head:
-    """A head made from the segments on disk, for a room whose ``head.json`` is missing
-    (a new room when there are no segments either). Nothing is written here: the next commit
-    stores it. Its version comes from the clock, so no version an earlier head had is reused."""
+def rebuilt_head(store: FileSessionStore, path: Path, *, quiet: bool = False, damaged_head: bytes = b"") -> Head:
+    """A head made from the segments on disk (then the intact messages of ``damaged_head``), for a
+    room whose ``head.json`` is missing (a new room when there is nothing to rebuild from). Nothing
+    is written here: the next commit stores it. Its version comes from the clock, so no version an
+    earlier head had is reused."""
     names = segment_files(path.parent)
-    if not names:
+    from_head = _fs.salvage_messages(damaged_head)
+    if not names and not from_head:
         return Head(raw=None)
     messages, damaged = messages_from_segments(path.parent, names)
+    seen = {m.get("id") for m in messages}
+    messages += [m for m in from_head if m["id"] not in seen]
     if not quiet:
         for seg, exc in damaged:
             store._warn(str(seg), f"{exc}; not used to rebuild the room ({REPAIR_HINT})")
@@ -109,12 +114,11 @@ def set_head_aside(store: FileSessionStore, path: Path, raw: bytes, problem: Ses
                 return store._load_head(path)  # changed meanwhile: read what is there now
             aside = atomic.move_aside(path)
             store._warned.add(str(path))  # the line below says it all
-            head = rebuilt_head(store, path, quiet=True)
+            head = rebuilt_head(store, path, quiet=True, damaged_head=raw)
             store._warn(
                 str(aside),
-                f"{problem}; moved it aside to {aside.name} and rebuilt room {path.parent.name!r} from its intact "
-                f"segments ({len(head.messages)} messages; newer ones that were only in the damaged file are in "
-                "the moved file)",
+                f"{problem}; moved it aside to {aside.name} and rebuilt room {path.parent.name!r} from what is "
+                f"intact ({len(head.messages)} messages)",
             )
             try:
                 done = store_rebuilt(store, path, head)
@@ -124,7 +128,7 @@ def set_head_aside(store: FileSessionStore, path: Path, raw: bytes, problem: Ses
                 store._warn(line, f"room {path.parent.name!r}: {line}")
             return store._load_head(path)
     except OSError as exc:
-        head = rebuilt_head(store, path, quiet=True)
+        head = rebuilt_head(store, path, quiet=True, damaged_head=raw)
         head.raw, head.rebuilt, head.blocked = raw, True, exc.strerror or str(exc)
         store._warn(
             str(path),
@@ -217,6 +221,7 @@ def repair_room(store: FileSessionStore, room: str) -> list[str]:
     done: list[str] = []
     with atomic.storage_errors(folder), atomic.file_lock(folder / _fs.LOCK_NAME):
         raw = _fs.read_bytes(path)
+        head = None
         if raw is not None:
             try:
                 _fs.parse_head(raw, path)
@@ -225,26 +230,38 @@ def repair_room(store: FileSessionStore, room: str) -> list[str]:
             except SessionCorruptError as exc:
                 aside = atomic.move_aside(path)
                 done.append(f"moved damaged {path.name} aside to {aside.name} ({exc})")
+                head = rebuilt_head(store, path, quiet=True, damaged_head=raw)
         store._warned.add(str(path))  # what we do is reported here, not as a warning
-        head = store._load_head(path)
+        head = head or store._load_head(path)
         if head.rebuilt:
             return done + store_rebuilt(store, path, head)
-        bad = []
+        segments, bad = [], False
         for seg in head.segments:
+            seg_path = folder / seg["file"]
             try:
-                _fs.segment_messages(folder / seg["file"], expected_count=seg["count"])
+                _fs.segment_messages(seg_path, expected_count=seg["count"])
+                segments.append(seg)
+                continue
             except SessionTooNewError:
                 raise
             except SessionCorruptError as exc:
-                bad.append(seg)
-                if (folder / seg["file"]).exists():
-                    aside = atomic.move_aside(folder / seg["file"])
-                    done.append(f"moved damaged {seg['file']} aside to {aside.name} ({seg['count']} messages; {exc})")
-                else:
-                    done.append(f"dropped missing {seg['file']} ({seg['count']} messages) from the room's index")
+                problem = exc
+            bad = True
+            intact = _fs.salvage_messages(_fs.read_bytes(seg_path))
+            if intact:  # keep what survived, in its place in the history
+                copy = _fs.write_segment(folder, room, int(seg["file"].split("-")[1]), intact)
+                segments.append({"file": copy.name, "count": len(intact)})
+            lost = f"{len(intact)} of {seg['count']} messages kept"
+            if seg_path.exists():
+                aside = atomic.move_aside(seg_path)
+                done.append(f"moved damaged {seg['file']} aside to {aside.name} ({lost}; {problem})")
+            else:
+                done.append(f"dropped missing {seg['file']} ({seg['count']} messages) from the room's index")
         if bad:
-            keep = [s for s in head.segments if s not in bad]
-            data = _fs.head_bytes(room, head.version + 1, keep, head.recent_ids, head.messages, deleted=head.deleted)
+            atomic.fsync_dir(folder)  # the salvaged segments are durable before the head names them
+            data = _fs.head_bytes(
+                room, head.version + 1, segments, head.recent_ids, head.messages, deleted=head.deleted
+            )
             tmp = atomic.write_new_file(folder, _fs.TMP_PREFIX + "head-", ".json", data)
             try:
                 os.replace(tmp, path)
@@ -275,7 +292,8 @@ def inspect_room(folder: Path) -> tuple[list[str], str]:
         try:
             part = _fs.segment_messages(folder / seg["file"], expected_count=seg["count"])
         except SessionCorruptError as exc:
-            problems.append(f"{exc} ({seg['count']} messages unreadable)")
+            intact = len(_fs.salvage_messages(_fs.read_bytes(folder / seg["file"])))
+            problems.append(f"{exc} ({intact} of its {seg['count']} messages are intact)")
             continue
         count += len(part)
     referenced = {s["file"] for s in head.segments}

@@ -394,7 +394,7 @@ class FileSessionStore:
     def _collect(self, path: Path, head: Head, limit: int | None) -> list[dict[str, Any]] | None:
         """Head messages plus as many segments (newest first) as ``limit`` needs; None if a
         segment vanished because a newer commit replaced it (caller re-reads the head).
-        A damaged or missing segment is skipped with a warning."""
+        Of a damaged or missing segment what is intact is read, with a warning."""
         msgs = head.messages
         if limit is not None and limit <= len(msgs):
             return msgs[len(msgs) - limit :]
@@ -411,8 +411,11 @@ class FileSessionStore:
             except SessionCorruptError as exc:
                 if self._current_head_bytes(path) != head.raw:
                     return None  # a newer commit replaced it: read again
-                self._warn(str(seg_path), f"{exc}; skipped its {seg['count']} messages ({REPAIR_HINT})")
-                continue
+                part = _fs.salvage_messages(_fs.read_bytes(seg_path))
+                lost = max(seg["count"] - len(part), 0)
+                self._warn(
+                    str(seg_path), f"{exc}; read {len(part)} intact message(s) of it, {lost} lost ({REPAIR_HINT})"
+                )
             if need is not None:
                 part = part[max(len(part) - need, 0) :]
                 need -= len(part)

@@ -522,3 +522,19 @@ def test_sweep_keeps_segments_it_cannot_prove_superseded(tmp_path):
     removed = store.cleanup("r", older_than=0)  # the originals are now provably superseded
     assert removed == len(referenced) and not referenced & {p.name for p in folder.glob("seg-*.json")}
     assert [m.content for m in store.read("r")] == [f"m{i}" for i in range(in_segments)] + ["next"]
+
+
+def test_the_intact_messages_of_a_truncated_head_are_kept(tmp_path):
+    store = FileSessionStore(tmp_path)
+    sent = [msg(f"m{i}") for i in range(300)]  # 256+ in a segment, the rest in the head
+    store.append("r", *sent[:280])
+    store.append("r", *sent[280:])
+    head = store.path_for("r")
+    data = head.read_bytes()
+    head.write_bytes(data[:-250])  # the last few messages cut off
+    got = [m.content for m in store.read("r")]
+    assert len(got) < 300 and got == [f"m{i}" for i in range(len(got))]  # a prefix: nothing reordered
+    in_head = len(json.loads(data)["messages"])
+    assert len(got) > 300 - in_head  # more than the segments alone
+    store.append("r", msg("after"))
+    assert [m.content for m in store.read("r")] == got + ["after"]

@@ -102,10 +102,15 @@ def test_cleanup_removes_only_what_is_provably_superseded(home):
 def test_a_truncated_segment_costs_only_that_segment(onboarded, nanofolks_proc, llm_server):
     fill(onboarded, "general", 600)
     oldest = segments(onboarded)[0]
+    in_oldest = len(json.loads(oldest.read_bytes())["messages"])
     with open(oldest, "r+b") as fh:
-        fh.truncate(1000)
+        fh.truncate(len(fh.read()) // 2)
     store = FileSessionStore(onboarded / "sessions")
-    assert [m.content for m in store.read("general")] == [f"m {i}" for i in range(256, 600)]
+    contents = [m.content for m in store.read("general")]
+    intact = len(contents) - (600 - in_oldest)  # the complete messages before the cut are read too
+    assert 0 < intact < in_oldest
+    assert contents == [f"m {i}" for i in range(intact)] + [f"m {i}" for i in range(in_oldest, 600)]
+    total = len(contents)
 
     chat = nanofolks_proc(["chat", "-m", "still here?"], onboarded)
     clean_run(chat)
@@ -113,9 +118,9 @@ def test_a_truncated_segment_costs_only_that_segment(onboarded, nanofolks_proc, 
     assert oldest.name in chat.err and "nanofolks doctor --repair" in chat.err
     status = nanofolks_proc(["session", "status", "--json"], onboarded)
     clean_run(status)
-    assert status.code == 0 and json.loads(status.out)["messages"] == 346
+    assert status.code == 0 and json.loads(status.out)["messages"] == total + 2
     history = nanofolks_proc(["room", "history", "general", "--limit", "0", "--json"], onboarded)
-    assert history.code == 0 and len(json.loads(history.out)) == 346
+    assert history.code == 0 and len(json.loads(history.out)) == total + 2
 
     doctor = nanofolks_proc(["doctor"], onboarded)
     assert doctor.code == 1 and oldest.name in doctor.out and "--repair" in doctor.out
@@ -125,7 +130,11 @@ def test_a_truncated_segment_costs_only_that_segment(onboarded, nanofolks_proc, 
     assert not oldest.exists() and list(oldest.parent.glob(oldest.name + ".damaged-*"))  # moved, not deleted
     again = nanofolks_proc(["chat", "-m", "and now?"], onboarded)
     assert again.code == 0 and again.err.strip() == ""
-    assert len(store.read("general")) == 348
+    assert [m.content for m in store.read("general")][: total + 2] == contents + [
+        "still here?",
+        "[test-model] still here?",
+    ]
+    assert len(store.read("general")) == total + 4
 
 
 # ---------------------------------------------------------------- row 3: damaged head

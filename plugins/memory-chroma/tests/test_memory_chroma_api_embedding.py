@@ -9,8 +9,8 @@ import pytest
 from nanofolks_memory_chroma.backend import ChromaMemory
 from nanofolks_memory_chroma.config import ChromaMemoryConfig
 
+from nanofolks_core.api import MemoryEvent
 from nanofolks_core.config import ConfigError, build_config
-from nanofolks_core.memory import MemoryEvent
 from nanofolks_core.testing.llm_server import FakeLLMServer
 
 # API embeddings are an optional extra: `pip install "nanofolks-memory-chroma[api-embeddings]"`.
@@ -31,8 +31,9 @@ def free_port() -> int:
 def test_api_embeddings_are_used_and_no_chat_request_is_made(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMORY_TEST_EMBED_KEY", "sk-embed")
     with FakeLLMServer(api_key="sk-embed", embedding_dim=16) as server:
-        memory = ChromaMemory(config=api_config(server.base_url, apiKey="env:MEMORY_TEST_EMBED_KEY"),
-                              data_root=tmp_path)
+        memory = ChromaMemory(
+            config=api_config(server.base_url, apiKey="env:MEMORY_TEST_EMBED_KEY"), data_root=tmp_path
+        )
         try:
             for i, text in enumerate(["My dog Rex loves the beach", "The tax report is due", "I live in Lisbon"]):
                 memory.record(MemoryEvent(id=f"m{i}", room="r", role="user", text=text))
@@ -104,9 +105,19 @@ def test_bad_embedding_settings_are_config_errors_naming_the_section(tmp_path, e
 
 
 def test_valid_config_keys_are_camel_case(tmp_path):
-    raw = {"memory": {"chroma": {"embedding": "openai/text-embedding-3-small", "host": "10.0.0.5", "port": 8001,
-                                 "recentRoomMessages": 10, "minScore": 0.3}}}
+    raw = {
+        "memory": {
+            "chroma": {
+                "embedding": "openai/text-embedding-3-small",
+                "host": "10.0.0.5",
+                "port": 8001,
+                "recentRoomMessages": 10,
+                "minScore": 0.3,
+            }
+        }
+    }
     section = build_config(raw, tmp_path / "config.json", {"memory.chroma": ChromaMemoryConfig}).config.section(
-        "memory.chroma")
+        "memory.chroma"
+    )
     assert section.embedding.model == "openai/text-embedding-3-small"
     assert (section.host, section.port, section.recent_room_messages, section.min_score) == ("10.0.0.5", 8001, 10, 0.3)

@@ -12,8 +12,7 @@ from nanofolks_memory_chroma.backend import ChromaMemory
 from nanofolks_memory_chroma.config import ChromaMemoryConfig
 from nanofolks_memory_chroma.context import estimate_tokens
 
-from nanofolks_core.errors import NanofolksError, UsageError
-from nanofolks_core.memory import MemoryBackend, MemoryEvent
+from nanofolks_core.api import MemoryBackend, MemoryEvent, NanofolksError, UsageError
 
 _ids = itertools.count()
 DISTRACTORS = [
@@ -26,8 +25,15 @@ DISTRACTORS = [
 
 
 def event(text: str, room: str = "general", role: str = "user", **fields) -> MemoryEvent:
-    return MemoryEvent(id=fields.pop("id", f"e{next(_ids)}"), room=room, role=role, text=text,
-                       bot=None if role == "user" else "leader", channel="cli", **fields)
+    return MemoryEvent(
+        id=fields.pop("id", f"e{next(_ids)}"),
+        room=room,
+        role=role,
+        text=text,
+        bot=None if role == "user" else "leader",
+        channel="cli",
+        **fields,
+    )
 
 
 @pytest.fixture
@@ -52,8 +58,12 @@ def test_implements_the_core_memory_contract(memory):
 
 
 def test_searching_pet_finds_the_dog_memory_first(memory):
-    remember(memory, *(event(text) for text in DISTRACTORS[:3]), event("My dog Rex loves the beach", room="home"),
-             *(event(text) for text in DISTRACTORS[3:]))
+    remember(
+        memory,
+        *(event(text) for text in DISTRACTORS[:3]),
+        event("My dog Rex loves the beach", room="home"),
+        *(event(text) for text in DISTRACTORS[3:]),
+    )
     hits = memory.search("pet", limit=3)
     assert hits[0].text == "My dog Rex loves the beach"
     assert hits[0].room == "home" and hits[0].kind == "message"
@@ -100,8 +110,11 @@ def test_context_brings_facts_from_other_rooms_but_not_this_rooms_recent_history
 
 
 def test_context_stays_within_the_token_budget(memory):
-    remember(memory, *(event(f"My dog Rex went to beach number {i} with my sister Anna in Lisbon", room="home")
-                       for i in range(30)), event("call me Sam, and shorter please"))
+    remember(
+        memory,
+        *(event(f"My dog Rex went to beach number {i} with my sister Anna in Lisbon", room="home") for i in range(30)),
+        event("call me Sam, and shorter please"),
+    )
     for budget in (40, 120, 400):
         text = context(memory, "where does my dog like to go?", room="chat", budget=budget)
         assert text and estimate_tokens(text) <= budget
@@ -143,8 +156,13 @@ def test_preferences_and_entities_are_learned_locally_and_latest_preference_wins
 
 
 def test_forget_one_message_or_a_whole_room_with_what_was_learned(memory):
-    remember(memory, event("My dog Rex loves the beach", room="home", id="dog"), event("call me Sam", room="home"),
-             event("My sister Anna lives in Berlin", room="family"), event("The tax report is due", room="work"))
+    remember(
+        memory,
+        event("My dog Rex loves the beach", room="home", id="dog"),
+        event("call me Sam", room="home"),
+        event("My sister Anna lives in Berlin", room="family"),
+        event("The tax report is due", room="work"),
+    )
     assert memory.forget(entry_id="dog") == 1
     assert all(hit.id != "dog" for hit in memory.search("pet"))
     assert "Rex" not in {entity["name"] for entity in memory.entities()}
@@ -164,8 +182,12 @@ def test_forget_one_message_or_a_whole_room_with_what_was_learned(memory):
 
 
 def test_status_counts_and_sizes(memory, tmp_path):
-    remember(memory, event("My sister Anna lives in Berlin", room="a"), event("I prefer tea", room="b"),
-             event("Noted!", room="b", role="assistant"))
+    remember(
+        memory,
+        event("My sister Anna lives in Berlin", room="a"),
+        event("I prefer tea", room="b"),
+        event("Noted!", room="b", role="assistant"),
+    )
     status = memory.status()
     assert status["backend"] == "chroma" and status["embedding_model"] == "all-MiniLM-L6-v2"
     assert (status["messages"], status["rooms"], status["vectors"], status["unindexed"]) == (3, 2, 3, 0)

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from nanofolks_memory_chroma.backend import ChromaMemory
 
-from nanofolks_core.errors import NanofolksError, UsageError
-from nanofolks_core.memory import MemoryEvent
+from nanofolks_core.api import MemoryEvent, NanofolksError, UsageError
 
 MESSAGES = [
     ("dog", "home", "user", "My dog Rex loves the beach"),
@@ -100,8 +99,13 @@ def run_in_terminal(args: list[str], home: Path, answer: bytes) -> tuple[int, st
     env = {k: v for k, v in os.environ.items() if not k.startswith("NANOFOLKS_")} | {"NANOFOLKS_HOME": str(home)}
     controller, terminal = pty.openpty()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "nanofolks_core", *args], stdin=terminal,  # noqa: S603
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nanofolks_core", *args],
+            stdin=terminal,  # noqa: S603
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         os.write(controller, answer)
         out, _ = proc.communicate(timeout=120)
     finally:

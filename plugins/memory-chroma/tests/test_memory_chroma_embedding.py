@@ -11,7 +11,7 @@ import pytest
 from nanofolks_memory_chroma import minilm
 from nanofolks_memory_chroma.backend import ChromaMemory
 
-from nanofolks_core.errors import NanofolksError
+from nanofolks_core.api import NanofolksError
 
 SENTENCES = [
     "My dog Rex loves the beach",
@@ -74,9 +74,11 @@ def test_incomplete_model_folder_is_reported_with_the_missing_files(tmp_path):
 def test_safetensors_reader_reads_dtype_shape_and_offsets(tmp_path):
     a = np.arange(6, dtype="<f4").reshape(2, 3)
     b = np.array([1.5, -2.0], dtype="<f2")
-    header = {"__metadata__": {"format": "pt"},
-              "a": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
-              "b": {"dtype": "F16", "shape": [2], "data_offsets": [24, 28]}}
+    header = {
+        "__metadata__": {"format": "pt"},
+        "a": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
+        "b": {"dtype": "F16", "shape": [2], "data_offsets": [24, 28]},
+    }
     raw = json.dumps(header).encode()
     path = tmp_path / "t.safetensors"
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + a.tobytes() + b.tobytes())

@@ -23,7 +23,9 @@ def test_people_places_organizations_and_concepts():
     found = entities("My sister Anna lives in Berlin and works at Google. She is learning Rust.")
     assert found == {"Anna": "person", "Berlin": "place", "Google": "organization", "Rust": "concept"}
     assert entities("I am studying machine learning at Stanford University") == {
-        "Stanford University": "organization", "Machine learning": "concept"}
+        "Stanford University": "organization",
+        "Machine learning": "concept",
+    }
 
 
 def test_relations_about_the_user_and_between_entities():
@@ -32,8 +34,9 @@ def test_relations_about_the_user_and_between_entities():
     assert relations("My dog Rex loves the beach") == {(None, "has a pet", "Rex"), ("Rex", "is a", "dog")}
     assert (None, "is moving to", "Lisbon") in relations("We're moving to Lisbon next spring")
     assert (None, "works at", "Acme Corp") in relations("I work at Acme Corp.")
-    together = {(r.subject, r.object) for r in extract("Met Tom in Paris", "user").relations
-                if r.predicate == "mentioned with"}
+    together = {
+        (r.subject, r.object) for r in extract("Met Tom in Paris", "user").relations if r.predicate == "mentioned with"
+    }
     assert together == {("Tom", "Paris")}
 
 

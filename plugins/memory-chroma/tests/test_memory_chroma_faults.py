@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 from nanofolks_memory_chroma.backend import ChromaMemory
 
-from nanofolks_core.api import MemoryEvent
-from nanofolks_core.errors import NanofolksError
+from nanofolks_core.api import MemoryEvent, NanofolksError
 
 TEXTS = ["My dog Rex loves the beach", "The quarterly tax report is due on Friday", "My sister Anna lives in Berlin"]
 

@@ -16,8 +16,14 @@ from nanofolks_memory_chroma.config import ChromaMemoryConfig
 def run_python(code: str, tmp_path: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NANOFOLKS_")}
     env.update(NANOFOLKS_HOME=str(tmp_path / "home"), NANOFOLKS_LOAD_PLUGINS="memory-chroma")
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
-                          timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -26,7 +32,7 @@ def test_discovery_and_help_import_neither_chromadb_nor_numpy(tmp_path):
     result = run_python(
         """
         import contextlib, io, json, sys
-        from nanofolks_core.app import App
+        from nanofolks_core.api import App
         from nanofolks_core.cli import main
         app = App()
         spec = app.registry.get("memory", "chroma")

@@ -17,8 +17,7 @@ import pytest
 from nanofolks_memory_chroma.backend import ChromaMemory
 from nanofolks_memory_chroma.config import ChromaMemoryConfig
 
-from nanofolks_core.errors import NanofolksError
-from nanofolks_core.memory import MemoryEvent
+from nanofolks_core.api import MemoryEvent, NanofolksError
 
 
 def free_port() -> int:
@@ -43,7 +42,9 @@ def chroma_server(folder: Path) -> Iterator[tuple[subprocess.Popen, int]]:
     with log_path.open("wb") as log:
         proc = subprocess.Popen(  # noqa: S603 - our own venv's chroma CLI
             [chroma_cli(), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         try:
             deadline = time.monotonic() + 60

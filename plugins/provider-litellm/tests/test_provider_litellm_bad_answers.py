@@ -14,8 +14,7 @@ from nanofolks_provider_litellm import plugin, runtime
 from nanofolks_provider_litellm.config import ProviderConfig
 from nanofolks_provider_litellm.provider import LiteLLMProvider, mask_url_credentials
 
-from nanofolks_core.api import ChatMessage, LLMRequest, ProviderSpec
-from nanofolks_core.provider import ProviderError
+from nanofolks_core.api import ChatMessage, LLMRequest, ProviderError, ProviderSpec
 from nanofolks_core.testing.llm_server import Reply
 
 pytestmark = [pytest.mark.filterwarnings(f"ignore:{pattern}") for pattern in runtime.PYDANTIC_NOISE]

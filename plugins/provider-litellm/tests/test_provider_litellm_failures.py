@@ -17,8 +17,7 @@ from nanofolks_provider_litellm import plugin, runtime
 from nanofolks_provider_litellm.config import ProviderConfig
 from nanofolks_provider_litellm.provider import LiteLLMProvider
 
-from nanofolks_core.api import ChatMessage, LLMRequest, ProviderSpec
-from nanofolks_core.provider import ProviderAuthError, ProviderError
+from nanofolks_core.api import ChatMessage, LLMRequest, ProviderAuthError, ProviderError, ProviderSpec
 from nanofolks_core.testing.llm_server import Reply
 
 pytestmark = [pytest.mark.filterwarnings(f"ignore:{pattern}") for pattern in runtime.PYDANTIC_NOISE]
@@ -216,7 +215,7 @@ def test_first_call_in_a_fresh_process_is_quiet_and_uses_the_env_key(tmp_path):
         """
         import asyncio, json, sys, time
         from nanofolks_core.api import ChatMessage, LLMRequest
-        from nanofolks_core.app import App
+        from nanofolks_core.api import App
         from nanofolks_core.testing.llm_server import FakeLLMServer
 
         with FakeLLMServer(api_key="sk-from-env") as server:

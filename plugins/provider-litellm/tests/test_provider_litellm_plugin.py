@@ -50,7 +50,7 @@ def test_discovery_registers_seven_providers_without_importing_litellm(tmp_path)
     proc = run_python(
         """
         import json, sys
-        from nanofolks_core.app import App
+        from nanofolks_core.api import App
         app = App()
         registry = app.registry
         config = app.config  # structures every providers.<name> section too
@@ -136,8 +136,8 @@ def test_missing_key_or_api_base_fails_fast_without_importing_litellm(tmp_path):
         """
         import asyncio, json, sys, time
         from nanofolks_core.api import ChatMessage, LLMRequest, Secret
-        from nanofolks_core.app import App
-        from nanofolks_core.provider import ProviderNotConfigured
+        from nanofolks_core.api import App
+        from nanofolks_core.api import ProviderNotConfigured
         from nanofolks_provider_litellm.config import ProviderConfig
 
         app = App()

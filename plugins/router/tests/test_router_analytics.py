@@ -11,8 +11,8 @@ from nanofolks_router.config import RoutingConfig
 from nanofolks_router.prices import PriceBook
 from nanofolks_router.router import TierRouterImpl
 
+from nanofolks_core.api import ChatMessage, LLMRequest, LLMResponse, Usage
 from nanofolks_core.config import structure_section
-from nanofolks_core.messages import ChatMessage, LLMRequest, LLMResponse, Usage
 
 
 def router_services(data_root):

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from nanofolks_core.messages import ChatMessage, LLMRequest, LLMResponse, Usage
+from nanofolks_core.api import ChatMessage, LLMRequest, LLMResponse, Usage
 
 
 def router_services(data_root):

@@ -17,7 +17,7 @@ def test_discovery_imports_nothing_heavy(tmp_path):
     code = textwrap.dedent(
         """
         import sys
-        from nanofolks_core.app import App
+        from nanofolks_core.api import App
         app = App()
         app.config  # structures the routing section too
         names = sorted(spec.name for spec in app.registry.all("router-tier"))

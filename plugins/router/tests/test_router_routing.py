@@ -9,8 +9,8 @@ import pytest
 from nanofolks_router.config import RoutingConfig
 from nanofolks_router.router import TierRouterImpl
 
+from nanofolks_core.api import ProviderError
 from nanofolks_core.config import structure_section
-from nanofolks_core.provider import ProviderError
 
 
 def router_services(data_root):
@@ -115,7 +115,7 @@ def test_a_tier_far_from_any_configured_one_uses_the_default_model(tmp_path):
 
 
 def test_an_unknown_tier_name_in_config_is_an_error_naming_the_key(tmp_path):
-    from nanofolks_core.errors import NanofolksError
+    from nanofolks_core.api import NanofolksError
 
     with pytest.raises(NanofolksError, match=r"routing\.tiers\.complx .*known tiers: coding, complex"):
         make_router(tmp_path, {"tiers": {"complx": {"model": "vllm/x"}}})

@@ -16,6 +16,7 @@ import click
 from nanofolks_core import config as config_mod
 from nanofolks_core.app import App
 from nanofolks_core.errors import UsageError
+from nanofolks_core.text import for_terminal
 
 pass_app = click.make_pass_decorator(App, ensure=True)
 
@@ -112,7 +113,7 @@ def _setup(app: App, opts: dict[str, Any], *, first_time: bool) -> None:
             click.echo(f"   no key yet: export {spec.env_keys[0]} or pass --api-key-env")
     if not section:
         raw["providers"].pop(provider)
-    click.echo(f"   model: {model}")
+    click.echo(f"   model: {for_terminal(model)}")
 
     click.echo("3. Network security")
     click.echo("   chat apps connect out to their platforms; nothing listens on a public port unless you set it up")
@@ -126,7 +127,7 @@ def _setup(app: App, opts: dict[str, Any], *, first_time: bool) -> None:
     if team not in teams:
         raise UsageError(f"unknown team {team!r}; installed: {', '.join(teams)}")
     raw["team"] = team
-    click.echo(f"   team: {registry.get('team', team).title or team}")
+    click.echo(f"   team: {for_terminal(registry.get('team', team).title or team)}")
 
     if opts["workspace"]:
         defaults["workspace"] = str(opts["workspace"])

@@ -8,6 +8,7 @@ import json
 import click
 
 from nanofolks_core.app import App
+from nanofolks_core.text import for_terminal, json_for_terminal
 
 pass_app = click.make_pass_decorator(App, ensure=True)
 
@@ -49,11 +50,11 @@ def status(app: App, room: str, as_json: bool) -> None:
     """Tokens the next request would use out of the model's window, and messages stored."""
     data = asyncio.run(_usage(app, room))
     if as_json:
-        click.echo(json.dumps(data))
+        click.echo(json_for_terminal(json.dumps(data)))
         return
-    click.echo(f"room {data['room']}: {data['messages']} messages stored")
+    click.echo(for_terminal(f"room {data['room']}: {data['messages']} messages stored"))
     click.echo(
-        f"context: {data['tokens']} / {data['window']} tokens ({data['percent']}%) for {data['model']}"
+        for_terminal(f"context: {data['tokens']} / {data['window']} tokens ({data['percent']}%) for {data['model']}")
         + ("" if data["counting"] == "tokenizer" else " (estimated: the provider has no tokenizer)")
     )
     click.echo(
@@ -79,6 +80,6 @@ def compact(app: App, room: str) -> None:
     """Summarize the older part of a room's history now (it is done automatically at 80%)."""
     folded, before, after = asyncio.run(_compact(app, room))
     if not folded:
-        click.echo(f"nothing to compact in {room}: the history already fits the keep budget")
+        click.echo(for_terminal(f"nothing to compact in {room}: the history already fits the keep budget"))
         return
-    click.echo(f"compacted {room}: {folded} messages summarized; context {before} -> {after} tokens")
+    click.echo(for_terminal(f"compacted {room}: {folded} messages summarized; context {before} -> {after} tokens"))

@@ -14,6 +14,7 @@ from nanofolks_core.crew.roles import ROLE_ORDER, ROLES
 from nanofolks_core.crew.team import Team, TeamFileError, load_team, resolve_team
 from nanofolks_core.errors import UsageError
 from nanofolks_core.plugins import DISABLED_ENV
+from nanofolks_core.text import for_terminal, json_for_terminal
 
 pass_app = click.make_pass_decorator(App, ensure=True)
 
@@ -67,18 +68,28 @@ def list_teams(app: App, as_json: bool) -> None:
             row["error"] = str(exc)
         rows.append(row)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json_for_terminal(json.dumps(rows, indent=2, ensure_ascii=False)))
         return
     header = ("", "NAME", "TITLE", "VIBE", "PLUGIN")
-    table = [("*" if r["active"] else "", r["name"], r["title"], r["vibe"] or "(broken)", r["plugin"]) for r in rows]
+    # Titles and vibes come from plugins' team files: cleaned before their widths are measured.
+    table = [
+        tuple(
+            for_terminal(str(cell))
+            for cell in ("*" if r["active"] else "", r["name"], r["title"], r["vibe"] or "(broken)", r["plugin"])
+        )
+        for r in rows
+    ]
     widths = [max(len(str(row[i])) for row in [header, *table]) for i in range(len(header))]
     for row in [header, *table]:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     for row in rows:
         if row["error"]:
-            click.echo(f"\nwarning: {row['error']}")
+            click.echo(f"\nwarning: {for_terminal(row['error'])}")
     if active not in {r["name"] for r in rows}:
-        click.echo(f"\nwarning: config.json selects team {active!r}, which is not available; the crew uses 'default'.")
+        click.echo(
+            f"\nwarning: config.json selects team {for_terminal(repr(active))}, which is not available; "
+            "the crew uses 'default'."
+        )
 
 
 def _team_data(loaded: Team) -> dict[str, Any]:
@@ -123,16 +134,17 @@ def show(app: App, name: str | None, as_json: bool) -> None:
         loaded = load_team(spec)
     data = _team_data(loaded)
     if as_json:
-        click.echo(json.dumps(data | {"warning": warning}, indent=2, ensure_ascii=False))
+        click.echo(json_for_terminal(json.dumps(data | {"warning": warning}, indent=2, ensure_ascii=False)))
         return
     if warning:
-        click.echo(f"warning: {warning}\n", err=True)
-    click.echo(f"{loaded.title} ({loaded.name}) - {loaded.vibe}")
-    click.echo(loaded.description)
+        click.echo(f"warning: {for_terminal(warning)}\n", err=True)
+    # Team files come from plugins: their texts are printed like any stored text.
+    click.echo(for_terminal(f"{loaded.title} ({loaded.name}) - {loaded.vibe}"))
+    click.echo(for_terminal(loaded.description))
     for character in data["characters"]:
-        click.echo(f"\n{character['emoji']}  {character['name']} - {character['role_title']}")
-        click.echo(f"    reach: {' '.join(character['mentions'])}")
-        click.echo(f'    "{character["greeting"]}"')
+        click.echo(for_terminal(f"\n{character['emoji']}  {character['name']} - {character['role_title']}"))
+        click.echo(for_terminal(f"    reach: {' '.join(character['mentions'])}"))
+        click.echo(for_terminal(f'    "{character["greeting"]}"'))
 
 
 @team.command("use")
@@ -151,9 +163,9 @@ def use(app: App, name: str) -> None:
         raw["team"] = name
 
     if _active(app) == name:
-        click.echo(f"{loaded.title} ({name}) is already the active team.")
+        click.echo(for_terminal(f"{loaded.title} ({name}) is already the active team."))
         return
     config_mod.update_raw(app.config_path, mutate)
     leader = loaded.character("leader")
-    click.echo(f"Team set to {loaded.title} ({name}); saved to {app.config_path}.")
-    click.echo(f'{leader.emoji}  {leader.name}: "{leader.greeting}"')
+    click.echo(for_terminal(f"Team set to {loaded.title} ({name}); saved to {app.config_path}."))
+    click.echo(for_terminal(f'{leader.emoji}  {leader.name}: "{leader.greeting}"'))

@@ -156,12 +156,13 @@ def test_json_output_escapes_c1_controls(crew_home, llm_server):
     assert json.loads(run.out)["replies"][0]["text"] == "xyz"
 
 
-def test_output_to_an_ascii_only_terminal_does_not_crash(crew_home, llm_server):
-    llm_server.push("caf\u00e9 \U0001f3f4\u200d\u2620\ufe0f ahoy")
-    run = run_cli(["chat", "-m", "hello"], crew_home, PYTHONIOENCODING="ascii")
+def test_output_to_a_latin1_terminal_does_not_crash(crew_home, llm_server):
+    # click already copes with ASCII; a Latin-1 terminal cannot show emoji, which must not be fatal.
+    llm_server.push("caf\u00e9 \U0001f3f4 ahoy")
+    run = run_cli(["chat", "-m", "hello"], crew_home, PYTHONIOENCODING="latin-1")
     assert run.code == 0, run.err
     assert "Traceback" not in run.err
-    assert "caf? " in run.out and "ahoy" in run.out
+    assert "caf\udce9 ? ahoy" in run.out  # é as the Latin-1 byte, the flag as "?"
 
 
 # -- Ctrl-C (row 16) -------------------------------------------------------------------------
@@ -211,10 +212,12 @@ class Terminal:
         )
         os.close(slave)
         self.screen = ""
+        self.seen = 0  # read_until looks only at output after its previous match
 
     def read_until(self, pattern: str, timeout: float = 60.0) -> str:
+        """Wait for ``pattern`` in the output that came after the previous match; returns that output."""
         deadline = time.monotonic() + timeout
-        while not re.search(pattern, self.screen):
+        while (found := re.search(pattern, self.screen[self.seen :])) is None:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"{pattern!r} not seen; screen so far:\n{self.screen}")
@@ -225,7 +228,8 @@ class Terminal:
                 except OSError:  # the process closed the terminal
                     if self.proc.poll() is not None:
                         raise AssertionError(f"{pattern!r} not seen; exited. Screen:\n{self.screen}") from None
-        return self.screen
+        start, self.seen = self.seen, self.seen + found.end()
+        return self.screen[start : self.seen]
 
     def type(self, text: str) -> None:
         os.write(self.master, text.encode())
@@ -270,8 +274,7 @@ def test_ctrl_c_in_interactive_chat_cancels_the_turn_then_leaves_on_the_second(t
     assert term.proc.poll() is None
     # The next message is answered normally.
     term.type("still there?\n")
-    term.read_until(r"\[test-model\] still there\?")
-    term.read_until(r"\[general\] you> $")
+    term.read_until(r"\[test-model\] still there\?[\s\S]*\[general\] you> ")
     # Two Ctrl-C in a row at the prompt leave, with the interrupt's exit status.
     term.interrupt()
     term.read_until(r"Ctrl-C again")
@@ -308,3 +311,27 @@ def test_piped_chat_interrupted_exits_130(crew_home, llm_server):
     assert proc.returncode == 130
     assert "Traceback" not in err.decode()
     assert len(llm_server.requests) == 1  # the second line was not sent after the interrupt
+
+
+# -- the stream filter itself (fast, in-process) ----------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13])
+def test_a_stream_cut_anywhere_prints_what_the_whole_text_would(size):
+    from nanofolks_core.text import TerminalStream, for_terminal
+
+    text = "Hi " + " ".join(ATTACKS.values()) + " \x1b(B done\r\nnext \x1b]0;never closed"
+    stream = TerminalStream()
+    printed = "".join(stream.feed(text[i : i + size]) for i in range(0, len(text), size)) + stream.flush()
+    assert printed == for_terminal(text)
+    _assert_no_raw_control(printed)
+    assert "pwned-title" not in printed and "cHduZWQ" not in printed and "never closed" not in printed
+
+
+def test_an_endless_unterminated_sequence_is_not_held_forever():
+    from nanofolks_core.text import MAX_HELD_BACK, TerminalStream
+
+    stream = TerminalStream()
+    assert stream.feed("ok \x1b]52;c;") == "ok "
+    printed = stream.feed("A" * (MAX_HELD_BACK + 10))
+    assert printed == "" and stream.feed("tail") == "tail"  # the oversized sequence was dropped

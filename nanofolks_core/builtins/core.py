@@ -11,29 +11,14 @@ from nanofolks_core.builtins.teams import DEFAULT_TEAM
 
 NANOFOLKS_API = "1.0"
 
-# Credentials the sanitizer masks before text reaches a model, a log or a session file.
-# Prefixed tokens first: they are unambiguous.
-_SECRET_PATTERNS = {
-    "openrouter-key": r"sk-or-v1-[A-Za-z0-9]{16,}",
-    "anthropic-key": r"sk-ant-[A-Za-z0-9_\-]{16,}",
-    "openai-key": r"sk-(?:proj-)?[A-Za-z0-9_\-]{20,}",
-    "groq-key": r"gsk_[A-Za-z0-9]{20,}",
-    "github-token": r"gh[pousr]_[A-Za-z0-9]{20,}",
-    "slack-token": r"xox[abposr]-[A-Za-z0-9\-]{10,}",
-    "google-api-key": r"AIza[0-9A-Za-z_\-]{35}",
-    "aws-access-key": r"AKIA[0-9A-Z]{16}",
-    "telegram-bot-token": r"\b\d{8,10}:[A-Za-z0-9_\-]{35}\b",
-    "jwt": r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
-    "private-key": r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----",
-    "bearer-token": r"(?i)\bbearer\s+[A-Za-z0-9_\-\.=]{16,}",
-    "url-password": r"(?i)\b[a-z][a-z0-9+\-.]*://[^\s:/@]+:[^\s@/]+@",
-}
-
 
 @hookimpl
 def nanofolks_register_secret_patterns(register):
-    for name, pattern in _SECRET_PATTERNS.items():
-        register(SecretPatternSpec(name=name, summary=f"masks {name.replace('-', ' ')}s", pattern=pattern))
+    # The formats and their checks live in nanofolks_core/security/patterns.py.
+    from nanofolks_core.security.patterns import BUILTIN_FORMATS
+
+    for fmt in BUILTIN_FORMATS:
+        register(SecretPatternSpec(name=fmt.name, summary=f"detects {fmt.summary}", pattern=fmt.pattern))
 
 
 @hookimpl
@@ -77,6 +62,8 @@ _TOOLS = {
 def nanofolks_register_tools(register):
     for name, (summary, attr, roles) in _TOOLS.items():
         register(ToolSpec(name=name, summary=summary, factory=f"nanofolks_core.tools.workspace:{attr}", roles=roles))
+    # Progressive loading of skills: the prompt names them, this reads one when a bot needs it.
+    register(ToolSpec(name="read_skill", summary="Read a skill's instructions", factory="nanofolks_core.skills.tool:read_skill"))
 
 
 @hookimpl

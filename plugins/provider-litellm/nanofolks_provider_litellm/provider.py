@@ -39,7 +39,7 @@ from nanofolks_core.api import (
     Usage,
     config_path,
 )
-from nanofolks_provider_litellm import runtime
+from nanofolks_provider_litellm import failures, runtime
 from nanofolks_provider_litellm.catalog import ProviderInfo, info_for
 from nanofolks_provider_litellm.config import CONNECT_TIMEOUT, ProviderConfig
 from nanofolks_provider_litellm.convert import (
@@ -48,6 +48,7 @@ from nanofolks_provider_litellm.convert import (
     completion_from_response,
     to_litellm_messages,
 )
+from nanofolks_provider_litellm.failures import Failure, mask_url_credentials
 
 __all__ = ["ApiKey", "LiteLLMProvider"]
 
@@ -66,11 +67,6 @@ AUTH_STATUSES = frozenset({401, 403})
 # Wrapped errors repeat it: "litellm.MidStreamFallbackError: litellm.APIConnectionError: ...".
 _LITELLM_DECORATION = re.compile(r"^(?:litellm\.\w+:\s*|\w+Error:\s*|\w+Exception\s+-\s*)+")
 
-# "scheme://user:password@host": the user-info part is replaced before a URL is shown.
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
-# litellm's message for a 200 body it could not parse: "... Received: '<body>'. Check ..."
-_RECEIVED_BODY = re.compile(r"Empty or invalid response from LLM endpoint\. Received: '(.*)'", re.DOTALL)
-
 # Providers that have made a call and not been closed; litellm's HTTP clients are shared by
 # all of them, so they are closed when the last one is.
 _open_providers: weakref.WeakSet[LiteLLMProvider] = weakref.WeakSet()
@@ -82,17 +78,6 @@ class ApiKey:
 
     value: str | None = attrs.field(repr=False)
     source: str  # "OPENROUTER_API_KEY", "providers.openrouter.apiKey = env:MY_KEY", "no key configured"
-
-
-@attrs.frozen
-class _Failure:
-    """One failed attempt, classified."""
-
-    description: str  # "HTTP 503: <server text>" or "connection failed: ..." (key redacted)
-    transient: bool
-    auth: bool
-    retry_after: float | None
-    unusable_body: str | None = None  # "an HTML page", "an empty body" ... for a 200 that is no completion
 
 
 class LiteLLMProvider:
@@ -204,7 +189,7 @@ class LiteLLMProvider:
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _raise_if_final(
-        self, request: LLMRequest, key: ApiKey, failure: _Failure, state: _CallState, attempts: int, exc: Exception
+        self, request: LLMRequest, key: ApiKey, failure: Failure, state: _CallState, attempts: int, exc: Exception
     ) -> None:
         """Raise the error for a failed attempt unless it is worth another try."""
         if failure.auth:
@@ -360,21 +345,21 @@ class LiteLLMProvider:
 
     # -- failures ------------------------------------------------------------------------
 
-    def _classify(self, lib: runtime.LiteLLM, exc: Exception, key: ApiKey) -> _Failure:
+    def _classify(self, lib: runtime.LiteLLM, exc: Exception, key: ApiKey) -> Failure:
         status = getattr(exc, "status_code", None)
         status = status if isinstance(status, int) else None
         module = lib.module
         # litellm reports "connection refused" as an HTTP 500: the socket error underneath tells.
-        socket_error = _socket_error(exc)
+        socket_error = failures.socket_error(exc)
         connection_trouble = socket_error is not None or isinstance(exc, module.APIConnectionError)
         text = _LITELLM_DECORATION.sub("", str(getattr(exc, "message", None) or exc)).strip()
         broken_stream = isinstance(exc, getattr(module.exceptions, "MidStreamFallbackError", ()))
         # A body litellm could not read is reported as a made-up HTTP 500; a real 5xx keeps its status.
-        unusable = _unusable_body(exc, text) if not connection_trouble and status in (None, 500) else None
+        unusable = failures.unusable_body(exc, text) if not connection_trouble and status in (None, 500) else None
         if unusable:
             description = f"answered 200 with {unusable}"
         elif isinstance(exc, module.Timeout):
-            if _in_chain(exc, "ConnectTimeout"):
+            if failures.in_chain(exc, "ConnectTimeout"):
                 description = f"could not connect within {self._attempt_timeout().connect:g} s"
             else:
                 description = f"timed out: the server sent nothing for {self._attempt_timeout().read:g} s"
@@ -394,11 +379,11 @@ class LiteLLMProvider:
         transient = not unusable and (
             connection_trouble or broken_stream or status is None or status in TRANSIENT_STATUSES or status >= 500
         )
-        return _Failure(
+        return Failure(
             description=description.rstrip("."),
             transient=transient,
             auth=not (connection_trouble or broken_stream or unusable) and status in AUTH_STATUSES,
-            retry_after=_retry_after(exc),
+            retry_after=failures.retry_after(exc),
             unusable_body=unusable,
         )
 
@@ -424,7 +409,7 @@ class LiteLLMProvider:
             f"Check that the server is up and not overloaded; providers.{self.spec.name}.timeout sets this bound"
         )
 
-    def _auth_message(self, key: ApiKey, failure: _Failure) -> str:
+    def _auth_message(self, key: ApiKey, failure: Failure) -> str:
         name = self.spec.name
         if key.value is None:
             variables = " or ".join(self.spec.env_keys) or f"providers.{name}.apiKey"
@@ -437,7 +422,7 @@ class LiteLLMProvider:
             f"({failure.description})"
         )
 
-    def _rejected_message(self, model: str, failure: _Failure) -> str:
+    def _rejected_message(self, model: str, failure: Failure) -> str:
         hint = ""
         if failure.description.startswith("HTTP 404"):
             hint = f"; check the model name {model!r} and providers.{self.spec.name}.apiBase"
@@ -472,70 +457,4 @@ class _CallState:
 
     attempt: int = 0
     assembler: StreamAssembler | None = None
-    last_failure: _Failure | None = None
-
-
-def mask_url_credentials(text: str) -> str:
-    """``text`` with the user/password part of every URL in it replaced by ``***``."""
-    return _URL_CREDENTIALS.sub(r"\1***@", text)
-
-
-def _in_chain(exc: BaseException, class_name: str) -> BaseException | None:
-    """The first exception named ``class_name`` in ``exc``'s cause/context chain, or None."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if type(current).__name__ == class_name:
-            return current
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def _unusable_body(exc: BaseException, text: str) -> str | None:
-    """What a 200 answer litellm could not read as a completion was ("an HTML page" ...), or None."""
-    received = _RECEIVED_BODY.search(text)
-    if received is not None:
-        body = received.group(1).strip()
-        if not body:
-            return "an empty body"
-        if "<html" in body[:500].lower() or body[:500].lower().startswith("<!doctype"):
-            return "an HTML page"
-        return "a body that is not JSON"
-    if "response with no 'choices'" in text:
-        return "JSON without any choices"
-    decode_error = _in_chain(exc, "JSONDecodeError")
-    if decode_error is not None:
-        return "an empty body" if not str(getattr(decode_error, "doc", "x")).strip() else "a body that is not JSON"
-    return None
-
-
-def _socket_error(exc: BaseException) -> OSError | None:
-    """The operating-system error at the bottom of an exception chain, if there is one."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    found: OSError | None = None
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and not isinstance(current, TimeoutError):
-            found = current
-        current = current.__cause__ or current.__context__
-    return found
-
-
-def _retry_after(exc: Exception) -> float | None:
-    """Seconds the server asked us to wait (``retry-after-ms`` or ``retry-after``), if any."""
-    headers = getattr(exc, "litellm_response_headers", None)
-    if headers is None:
-        headers = getattr(getattr(exc, "response", None), "headers", None)
-    if not headers:
-        return None
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return float(value) * scale
-        except ValueError:  # an HTTP date: fall back to our own backoff
-            continue
-    return None
+    last_failure: Failure | None = None

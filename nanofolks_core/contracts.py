@@ -367,7 +367,8 @@ class SecretStore(Protocol):
 
 @attrs.frozen(kw_only=True)
 class Finding:
-    """One problem a skill scanner found. ``severity``/``confidence``: "low", "medium" or "high"."""
+    """One problem a skill scanner found. ``severity``/``confidence``: "low", "medium" or "high";
+    ``rule``: the check that fired (``"B602"``, ``"pipe-to-shell"``). Rated by nanofolks_core.skills.risk."""
 
     file: str
     line: int
@@ -375,6 +376,7 @@ class Finding:
     confidence: str
     cwe: str | None
     message: str
+    rule: str = ""
 
 
 @runtime_checkable

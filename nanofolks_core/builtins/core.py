@@ -63,7 +63,10 @@ def nanofolks_register_tools(register):
     for name, (summary, attr, roles) in _TOOLS.items():
         register(ToolSpec(name=name, summary=summary, factory=f"nanofolks_core.tools.workspace:{attr}", roles=roles))
     # Progressive loading of skills: the prompt names them, this reads one when a bot needs it.
-    register(ToolSpec(name="read_skill", summary="Read a skill's instructions", factory="nanofolks_core.skills.tool:read_skill"))
+    register(ToolSpec(name="read_skill", summary="Read a skill's instructions", factory=_READ_SKILL))
+
+
+_READ_SKILL = "nanofolks_core.skills.tool:read_skill"
 
 
 @hookimpl

@@ -175,30 +175,24 @@ def move_aside(path: Path, reason: str = "damaged") -> Path:
     return target
 
 
-_ADVICE = {
-    errno.EROFS: "the file system is read-only; remount it read-write or set NANOFOLKS_HOME to a writable folder",
-    errno.EACCES: "permission denied; make it writable by you (chmod u+rwX) or set NANOFOLKS_HOME to a folder you own",
-    errno.EPERM: "operation not permitted; make it writable by you or set NANOFOLKS_HOME to a folder you own",
-    errno.ENOSPC: "the disk is full; free some space and try again (nothing was half-written)",
-    errno.EDQUOT: "your disk quota is used up; free some space and try again (nothing was half-written)",
-}
+def storage_error(exc: OSError, path: Path | str) -> StorageError:
+    """A ``StorageError`` saying what could not be done to which file or folder, and how to fix it
+    (the same wording the CLI uses for any disk fault). Temp and lock files are named by ``path``."""
+    from nanofolks_core.cli.environment_errors import describe_os_error
 
-
-def storage_error(exc: OSError, path: Path | str, action: str = "write") -> StorageError:
-    """A ``StorageError`` saying what could not be done to which file, and how to fix it."""
     where = exc.filename or path
     if any(part.startswith(".") for part in Path(where).parts[-2:]):  # temp and lock files mean nothing to a user
         where = path
-    advice = _ADVICE.get(exc.errno or 0, exc.strerror or str(exc))
-    return StorageError(f"cannot {action} {where}: {advice}")
+    named = OSError(exc.errno, exc.strerror or str(exc), str(where))
+    return StorageError(describe_os_error(named, Path(path)))
 
 
 @contextlib.contextmanager
-def storage_errors(path: Path | str, action: str = "write") -> Iterator[None]:
+def storage_errors(path: Path | str) -> Iterator[None]:
     """Re-raise an ``OSError`` from the block as a ``StorageError`` (see ``storage_error``)."""
     try:
         yield
     except StorageError:
         raise
     except OSError as exc:
-        raise storage_error(exc, path, action) from exc
+        raise storage_error(exc, path) from exc

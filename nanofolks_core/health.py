@@ -82,7 +82,7 @@ def check_permissions(data_root: Path, *, repair: bool) -> list[Check]:
         for path in loose:
             os.chmod(path, stat.S_IMODE(path.lstat().st_mode) & ~0o077)
     except OSError as exc:
-        return [Check("permissions", False, str(atomic.storage_error(exc, data_root, "change the mode of")))]
+        return [Check("permissions", False, str(atomic.storage_error(exc, data_root)))]
     return [Check("permissions", True, f"made owner-only: {shown}", repaired=True)]
 
 

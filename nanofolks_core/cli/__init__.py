@@ -23,6 +23,7 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("nanofolks_core.cli.plugins_cmd:plugins", "List, inspect, enable and disable plugins."),
     "room": ("nanofolks_core.cli.room_cmd:room", "Create rooms, invite bots, show history and tasks."),
     "session": ("nanofolks_core.cli.session_cmd:session", "Show context usage of a room's session."),
+    "secrets": ("nanofolks_core.cli.secrets_cmd:secrets", "Store, list and remove credentials (keyring:NAME)."),
     "skills": ("nanofolks_core.cli.skills_cmd:skills", "List, scan, approve and revoke skills."),
     "team": ("nanofolks_core.cli.team_cmd:team", "List, show and switch team personas."),
 }
@@ -105,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=argv, prog_name="nanofolks", standalone_mode=False)
     except NanofolksError as exc:
+        if os.environ.get("NANOFOLKS_DEBUG") and exc.__cause__ is not None:
+            traceback.print_exception(exc)  # e.g. the OSError behind a StorageError
         message = for_terminal(str(exc))
         # Ctrl-C is no error of the user's: just say it stopped.
         click.echo(message if exc.exit_code == INTERRUPTED else f"Error: {message}", err=True)

@@ -377,7 +377,7 @@ class RoomStore:
         except UnicodeDecodeError as exc:
             raise RoomFileError(path, f"is not valid UTF-8 ({exc})") from None
         except OSError as exc:
-            raise atomic.storage_error(exc, path, "read") from None
+            raise atomic.storage_error(exc, path) from None
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, RecursionError) as exc:

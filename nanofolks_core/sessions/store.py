@@ -113,7 +113,7 @@ class FileSessionStore:
     def version(self, room: str) -> int:
         """The room's version: 0 if it never existed; grows with every commit."""
         path = self.path_for(room)
-        with atomic.storage_errors(path, "read"):
+        with atomic.storage_errors(path):
             return self._load_head(path).version
 
     def rooms(self) -> list[str]:
@@ -138,7 +138,7 @@ class FileSessionStore:
         path = self.path_for(room)
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValueError(f"limit must be None or an int >= 0, got {limit!r}")
-        with atomic.storage_errors(path.parent, "read"):
+        with atomic.storage_errors(path.parent):
             for _ in range(READ_ATTEMPTS):
                 head = self._load_head(path)
                 if head.deleted or (head.raw is None and not head.rebuilt):

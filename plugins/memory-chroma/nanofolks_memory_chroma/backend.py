@@ -241,9 +241,9 @@ class ChromaMemory:
 
     def context_sync(self, query: str, *, room: str, bot: str, budget_tokens: int) -> str:
         """The blocking body of :meth:`context` (for callers without an event loop)."""
-        if budget_tokens <= 0:
-            return ""
-        store = self._need_store()
+        if budget_tokens <= 0 or self.store is None:
+            return ""  # memory off for this run: said once at start, not again on every message
+        store = self.store
         query = clean_text(query)
         hits = []
         if query.strip() and self.vectors is not None:  # without the index: preferences and facts only

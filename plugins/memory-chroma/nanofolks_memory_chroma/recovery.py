@@ -66,6 +66,9 @@ def open_memory(root: Path, vector_args: dict[str, Any], repairs: RepairLog) -> 
     opened = Opened()
     with interprocess_lock(root / ".lock"):
         log_lost = _open_store(opened, root / "memory.db", repairs)
+        if opened.store is None:  # nothing could be recorded, so nothing is searched either
+            opened.vectors_problem = opened.store_problem
+            return opened
         _open_vectors(opened, root / "chroma", vector_args, repairs)
         if log_lost and opened.store is not None and opened.vectors is not None:
             restored = restore_log(opened.store, opened.vectors)

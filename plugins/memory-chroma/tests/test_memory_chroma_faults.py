@@ -187,8 +187,9 @@ def test_a_read_only_memory_folder_leaves_memory_off_with_a_clear_reason(tmp_pat
     try:
         assert memory.unavailable and str(folder) in memory.unavailable and "writable" in memory.unavailable
         memory.record(MemoryEvent(id="x", room="home", role="user", text="not stored"))  # no error
+        assert asyncio.run(memory.context("pet", room="home", bot="leader", budget_tokens=400)) == ""
         with pytest.raises(NanofolksError, match="memory is off for this run"):
-            asyncio.run(memory.context("pet", room="home", bot="leader", budget_tokens=400))
+            memory.search("pet")
         assert memory.status()["unavailable"] == memory.unavailable
     finally:
         memory.close()

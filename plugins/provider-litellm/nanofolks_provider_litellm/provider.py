@@ -356,7 +356,14 @@ class LiteLLMProvider:
         broken_stream = isinstance(exc, getattr(module.exceptions, "MidStreamFallbackError", ()))
         # A body litellm could not read is reported as a made-up HTTP 500; a real 5xx keeps its status.
         unusable = failures.unusable_body(exc, text) if not connection_trouble and status in (None, 500) else None
-        if unusable:
+        url_credentials = "credentials encoded in URL" in text  # httpx refuses them beside an API key
+        if url_credentials:
+            description = (
+                f"providers.{self.spec.name}.apiBase has a user and password in it, which cannot be sent "
+                f"together with the API key: remove them from the URL and put the key in "
+                f"providers.{self.spec.name}.apiKey (or a header in extraHeaders)"
+            )
+        elif unusable:
             description = f"answered 200 with {unusable}"
         elif isinstance(exc, module.Timeout):
             if failures.in_chain(exc, "ConnectTimeout"):
@@ -376,7 +383,7 @@ class LiteLLMProvider:
         if key.value and len(key.value) >= 8:  # a short placeholder would mask ordinary words
             description = description.replace(key.value, "***")
         description = mask_url_credentials(description)
-        transient = not unusable and (
+        transient = not (unusable or url_credentials) and (
             connection_trouble or broken_stream or status is None or status in TRANSIENT_STATUSES or status >= 500
         )
         return Failure(

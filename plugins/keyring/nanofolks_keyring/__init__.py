@@ -1,0 +1,1 @@
+"""nanofolks-keyring: the secret store behind ``keyring:NAME`` references and ``{{name}}`` credentials."""

@@ -41,7 +41,8 @@ def doctor(app: App, repair: bool, as_json: bool) -> None:
     else:
         for check in checks:
             label = "FAIL " if not check.ok else ("fixed" if check.repaired else "ok   ")
-            click.echo(f"{label}  {for_terminal(check.name)}: {for_terminal(check.detail)}")
+            detail = for_terminal(check.detail).replace("\n", "\n" + " " * 9)  # keep long details under their check
+            click.echo(f"{label}  {for_terminal(check.name)}: {detail}")
         if failed:
             hint = "" if repair else "; `nanofolks doctor --repair` fixes what can be fixed"
             click.echo(f"{len(failed)} problem(s) found{hint}.")

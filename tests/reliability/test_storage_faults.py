@@ -369,3 +369,14 @@ def test_doctor_repair_moves_a_damaged_room_file_aside_and_recreates_the_room(ho
     assert shown.code == 0
     data = json.loads(shown.out)
     assert data["participants"] == ["leader", "coder"] and data["message_count"] == 2
+
+
+def test_doctor_with_a_broken_config_still_checks_the_history(home, nanofolks_proc):
+    fill(home, "general", 5)
+    (home / "config.json").write_text('{"agents": {"defaults": {"temperature": "hot"}}}', encoding="utf-8")
+    run = nanofolks_proc(["doctor", "--json"], home)
+    clean_run(run)
+    checks = {c["name"]: c for c in json.loads(run.out)}
+    assert run.code == 1
+    assert not checks["config"]["ok"] and "agents.defaults.temperature" in checks["config"]["detail"]
+    assert checks["history general"]["ok"] and "5 messages" in checks["history general"]["detail"]

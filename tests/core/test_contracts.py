@@ -249,3 +249,35 @@ def test_keyring_without_any_secret_store_says_to_install_one(chat, llm_server):
     with pytest.raises(SecretUnavailable, match=r"keyring:llm needs a secret store, but none is installed"):
         chat("hello")
     assert llm_server.requests == []
+
+
+def test_a_tool_with_empty_roles_fails_its_plugin_at_load_with_the_reason():
+    from nanofolks_core.plugins import PluginHost
+
+    class NoRoles:
+        @hookimpl
+        def nanofolks_register_tools(self, register):
+            register(ToolSpec(name="hidden", factory="json:dumps", roles=()))
+
+    host = PluginHost(strict=False, trace=False)
+    record = host.register_module(NoRoles(), "no-roles")
+    registry = host.build_registry()
+    assert registry.get("tool", "hidden") is None
+    assert record.state == "failed"
+    assert "roles is empty, so no bot would be offered it" in record.reason
+
+
+def test_a_tool_that_cannot_be_built_is_left_out_with_a_warning(register_plugin, chat, llm_server):
+    class Broken:
+        @hookimpl
+        def nanofolks_register_tools(self, register):
+            register(ToolSpec(name="ghost", factory="nanofolks_no_such_module:tool"))
+
+    register_plugin(Broken(), "broken-tool")
+    llm_server.push("Hi there.")
+    turn = chat("hello")
+    assert turn.text == "Hi there."
+    # `nanofolks chat` prints the crew's warnings when it starts
+    assert any("tool ghost (broken-tool) is unavailable: ModuleNotFoundError" in w for w in chat.crew.warnings)
+    offered = [tool["function"]["name"] for tool in llm_server.requests[0].get("tools", [])]
+    assert "ghost" not in offered and "read_file" in offered

@@ -1,0 +1,1 @@
+"""The nanofolks skill scanner: bandit plus checks bandit lacks, rating skills before they load."""

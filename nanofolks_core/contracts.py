@@ -367,8 +367,7 @@ class SecretStore(Protocol):
 
 @attrs.frozen(kw_only=True)
 class Finding:
-    """One problem a skill scanner found. ``severity``/``confidence``: "low", "medium" or "high";
-    ``rule``: the check that fired (``"B602"``, ``"pipe-to-shell"``). Rated by nanofolks_core.skills.risk."""
+    """A problem a skill scanner found; ``severity``/``confidence``: low|medium|high; ``rule``: the check that fired."""
 
     file: str
     line: int

@@ -21,6 +21,14 @@ def nanofolks_register_secret_patterns(register):
         register(SecretPatternSpec(name=fmt.name, summary=f"detects {fmt.summary}", pattern=fmt.pattern))
 
 
+@hookimpl(trylast=True)
+def nanofolks_before_llm_call(request):
+    # The sanitizer as the last line before every model call (nanofolks_core/security/boundary.py).
+    from nanofolks_core.security.boundary import mask_request
+
+    return mask_request(request)
+
+
 @hookimpl
 def nanofolks_register_session_stores(register):
     register(

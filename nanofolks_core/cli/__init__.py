@@ -23,6 +23,7 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("nanofolks_core.cli.plugins_cmd:plugins", "List, inspect, enable and disable plugins."),
     "room": ("nanofolks_core.cli.room_cmd:room", "Create rooms, invite bots, show history and tasks."),
     "session": ("nanofolks_core.cli.session_cmd:session", "Show context usage of a room's session."),
+    "security": ("nanofolks_core.cli.security_cmd:security", "Scan text as the model would see it; audit secret use."),
     "secrets": ("nanofolks_core.cli.secrets_cmd:secrets", "Store, list and remove credentials (keyring:NAME)."),
     "skills": ("nanofolks_core.cli.skills_cmd:skills", "List, scan, approve and revoke skills."),
     "team": ("nanofolks_core.cli.team_cmd:team", "List, show and switch team personas."),

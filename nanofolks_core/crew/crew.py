@@ -125,7 +125,7 @@ class Crew:
     def from_app(cls, app: Any) -> Crew:
         """The crew for ``app``'s config, plugins and stores."""
         from nanofolks_core.crew.team import resolve_team
-        from nanofolks_core.sanitizer import SecretSanitizer
+        from nanofolks_core.security.references import ReferenceGuard
         from nanofolks_core.tools.runtime import build_tool
 
         config = app.config
@@ -151,7 +151,8 @@ class Crew:
             sessions=app.sessions,
             team=team,
             llm=app.llm,
-            sanitizer=SecretSanitizer(app.registry.all("secret-pattern")),
+            # Credentials become {{name}} references (values in the secret store), or are masked.
+            sanitizer=ReferenceGuard.from_app(app),
             workspace=workspace,
             data_root=app.data_root,
             memory_factory=lambda: app.memory,

@@ -60,6 +60,8 @@ class CredentialDetector:
             for match in rule.regex.finditer(text):
                 group = "secret" if "secret" in rule.regex.groupindex and match.group("secret") else 0
                 value = match.group(group)
+                if MASK in value:
+                    continue  # already masked (sk-or-v1-ab***): masking it again would hide which key it was
                 if rule.check is not None and not rule.check(value):
                     continue
                 start, end = match.span(group)

@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 
 from nanofolks_core.contracts import Services, ToolContext
+from nanofolks_core.security.references import resolve_tool_arguments
 from nanofolks_core.specs import ToolSpec
 from nanofolks_core.tools.schema import function_schema
 
@@ -71,24 +72,31 @@ class BoundTool:
         if context.services is not self.services:
             context = attrs.evolve(context, services=self.services)
         started = time.perf_counter()
+        hide = _as_is  # after resolving {{references}}: turns their values back into {{name}}
         try:
             if arguments is None:
                 arguments = {}
             if not isinstance(arguments, Mapping):
                 raise TypeError(f"arguments must be a JSON object, got {type(arguments).__name__}")
-            result = self._invoke(dict(arguments), context)
+            # {{name}} references become values only here, as the tool runs (audited).
+            arguments, hide = resolve_tool_arguments(self.name, dict(arguments), context, self.services)
+            result = self._invoke(arguments, context)
             if inspect.isawaitable(result):
                 result = await result
             text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - tools are plugin code: the model gets the error, the turn goes on
-            message = " ".join(str(exc).split()) or "(no message)"
+            message = hide(" ".join(str(exc).split()) or "(no message)")
             self.services.log.warning("tool %s failed: %s: %s", self.name, type(exc).__name__, message)
             self.services.log.debug("tool %s traceback", self.name, exc_info=True)
             return f"error: {type(exc).__name__}: {message}"
         self.services.log.debug("tool %s took %.1f ms", self.name, (time.perf_counter() - started) * 1000)
-        return text
+        return hide(text)
+
+
+def _as_is(text: str) -> str:
+    return text
 
 
 def build_tool(spec: ToolSpec, config: Any, services: Services) -> BoundTool:

@@ -103,8 +103,10 @@ class MaskingFilter:
     """A ``logging`` filter that masks secrets in every record's final message (see :func:`mask_secrets`)."""
 
     def filter(self, record: Any) -> bool:
+        from nanofolks_core.security.boundary import mask_text
+
         message = record.getMessage()
-        masked = mask_secrets(message)
+        masked = mask_text(mask_secrets(message))  # plus every credential format the sanitizer knows
         if masked != message:
             record.msg, record.args = masked, None
         return True

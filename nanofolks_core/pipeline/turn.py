@@ -240,7 +240,8 @@ class Turn:
             result = ensure_workspace(services.workspace) or await call_tool(
                 tools[call.name], call.arguments, self._tool_context(bot)
             )
-            result = self._shrink(result, bot, call.name)
+            # Scanned before the tool-output store keeps it: a large output may hold credentials too.
+            result = self._shrink(services.sanitize(clean_text(result)), bot, call.name)
         else:
             offered = ", ".join(tools) or "none"
             result = f"error: there is no tool named {call.name!r} for you; your tools: {offered}"

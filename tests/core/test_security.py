@@ -336,3 +336,46 @@ def test_security_audit_without_entries_says_where_it_looks(cli_runner, nanofolk
     shown = cli_runner(["security", "audit", "--json"])
     assert shown.exit_code == 0 and json.loads(shown.output) == []
     assert "no secret has been used by a tool yet" in cli_runner(["security", "audit"]).output
+
+
+def dump_env() -> str:
+    """Print the environment file."""
+    return "STRIPE_KEY=" + STRIPE_KEY + "\n" + "# padding line to make the output large\n" * 400
+
+
+_RNG = random.Random(5)
+STRIPE_KEY = "sk_live_" + "".join(_RNG.choice(ALNUM) for _ in range(40))
+
+
+def test_a_large_tool_output_is_scanned_before_the_tool_output_store_keeps_it(
+    chat, register_plugin, llm_server, nanofolks_home, headless_keyring, tools_module
+):
+    from nanofolks_core.api import hookimpl
+    from nanofolks_core.testing.llm_server import Reply, ToolCall
+
+    register_plugin(pytest.importorskip("nanofolks_keyring.plugin"), "keyring")
+    tools_module.dump_env = dump_env
+    plugin = types.ModuleType("nanofolks_test_env_dumper")
+    plugin.nanofolks_register_tools = hookimpl(
+        lambda register: register(ToolSpec(name="dump_env", summary="d", factory=f"{MODULE}:dump_env"))
+    )
+    register_plugin(plugin, "env-dumper")
+    llm_server.push(Reply(tool_calls=[ToolCall("dump_env", {})]), "done")
+    chat("show me the env file")
+    assert (nanofolks_home / "tool_outputs.db").exists()
+    for path in nanofolks_home.rglob("*"):
+        if path.is_file() and path.name != "secrets.json":
+            assert STRIPE_KEY.encode() not in path.read_bytes(), path
+    assert STRIPE_KEY not in json.dumps(llm_server.requests)
+    assert "STRIPE_KEY={{stripe_key}}" in json.dumps(llm_server.requests)
+
+
+def test_verbose_log_lines_mask_every_known_credential_format():
+    import logging
+
+    from nanofolks_core.masking import MaskingFilter
+
+    token = github_token(31)
+    record = logging.LogRecord("nanofolks.x", logging.DEBUG, __file__, 1, "pushing with %s", (token,), None)
+    assert MaskingFilter().filter(record) is True
+    assert record.getMessage() == f"pushing with {token[:10]}***"

@@ -100,6 +100,7 @@ def test_a_hanging_server_fails_within_the_configured_bound(home, llm_server):
     message = err.decode()
     assert f"no answer from {llm_server.base_url} within 3 s" in message
     assert "providers.vllm.timeout" in message and "Traceback" not in message
+    assert "waiting for" not in message  # the wait counter is for terminals, never for a pipe or a log
 
 
 def test_url_credentials_are_explained_and_never_shown(home):

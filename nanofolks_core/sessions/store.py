@@ -170,6 +170,8 @@ class FileSessionStore:
     def replace(self, room: str, messages: Iterable[SessionMessage], *, expected_version: int) -> int:
         """Rewrite the whole history if the version is still ``expected_version``.
 
+        For tools that rewrite a history on purpose: messages left out are gone (the old segments
+        are removed). The crew never calls it: compaction appends summaries instead.
         Returns the new version; raises ``SessionConflictError`` (nothing changed) otherwise.
         """
         path = self.path_for(room)

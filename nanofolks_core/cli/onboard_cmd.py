@@ -148,6 +148,9 @@ def _setup(app: App, opts: dict[str, Any], *, first_time: bool) -> None:
         else (app.data_root / "workspace")
     )
     try:
+        from nanofolks_core.atomic import private_dir
+
+        private_dir(app.data_root)  # owner-only before anything lands in it (history, keys)
         for folder in WORKSPACE_FOLDERS:
             (workspace / folder).mkdir(parents=True, exist_ok=True)
     except OSError as exc:

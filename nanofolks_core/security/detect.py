@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from nanofolks_core.security.patterns import FORMATS_BY_NAME
+from nanofolks_core.security.patterns import FORMATS_BY_NAME, HINTS
 
 MASK = "***"
 
@@ -30,6 +30,7 @@ class _Rule:
     reference: str
     check: object
     rank: int  # 0: a vendor format; 1: a plugin's pattern; 2: a generic one (password=, Bearer)
+    hints: tuple[str, ...] = ()  # lower-case literals, one of which every match contains; () = always run
 
 
 class CredentialDetector:
@@ -46,7 +47,9 @@ class CredentialDetector:
             fmt = FORMATS_BY_NAME.get(spec.name)
             if fmt is not None and fmt.pattern == spec.pattern:
                 rank = 2 if fmt.generic else 0
-                self.rules.append(_Rule(spec.name, re.compile(spec.pattern), fmt.reference, fmt.check, rank))
+                self.rules.append(
+                    _Rule(spec.name, re.compile(spec.pattern), fmt.reference, fmt.check, rank, HINTS.get(spec.name, ()))
+                )
             else:
                 reference = re.sub(r"[^a-z0-9]+", "_", spec.name.lower()).strip("_") or "secret"
                 self.rules.append(_Rule(spec.name, re.compile(spec.pattern), reference, None, 1))
@@ -56,7 +59,10 @@ class CredentialDetector:
         if not text or not self.rules:
             return []
         candidates: list[tuple[int, int, int, Detection, int]] = []
+        lower = text.lower()
         for order, rule in enumerate(self.rules):
+            if rule.hints and not any(hint in lower for hint in rule.hints):
+                continue
             for match in rule.regex.finditer(text):
                 group = "secret" if "secret" in rule.regex.groupindex and match.group("secret") else 0
                 value = match.group(group)

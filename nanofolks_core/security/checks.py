@@ -112,18 +112,32 @@ _PLACEHOLDER = re.compile(
     r"^(?:[<\[{(*#]|\$\{|\$[A-Z_]+$|%\(|%s$|%[A-Z_]+%$|\{\{|env:|keyring:|os\.|process\.env|getenv|settings\.|config\.|self\.)"
     r"|^(?:none|null|nil|true|false|undefined|required|optional|string|str|secret|password|passwd|changeme"
     r"|change_me|example|redacted|hidden|masked|your[_-]?\w*|xxx+|\.\.\.|…|\*+|test|dummy|placeholder|token"
-    r"|empty|blank|here|is|was|must|should|the|a|an|of|for|from|and|or)[.,;:!?]*$",
+    r"|empty|blank|here|is|was|must|should|the|a|an|of|for|from|and|or|pass|pw|user|username)[.,;:!?]*$",
     re.IGNORECASE,
 )
-_CODE = re.compile(r"^[A-Za-z_][\w.]*(?:\(|\[)|^[A-Za-z_]\w*\.\w+$")
+_CODE = re.compile(r"^[A-Za-z_][\w.]*(?:\(|\[)|^[A-Za-z_]\w*(?:\.\w+)+[)\]}]*$")
 
 
 def assigned_value(value: str) -> bool:
     """``password=<value>``: a literal, not a placeholder, a reference or code."""
     value = value.strip("\"'`")
-    if len(value) < 6 or _PLACEHOLDER.search(value) or _CODE.search(value):
+    if len(value) < 6 or _PLACEHOLDER.search(value) or _CODE.search(value) or "..." in value or "…" in value:
         return False
     return len(set(value)) >= 4 and not re.search(r"(.)\1{5,}", value)
+
+
+def assignment(value: str, match: re.Match[str]) -> bool:
+    """``password=<value>``; a bare value after a space must not be a plain word or an identifier
+    (``secret = tmp_path``, ``password = required``), a quoted or ``=``-attached one may be."""
+    if not assigned_value(value):
+        return False
+    before = match.string[match.start("secret") - 1 : match.start("secret")]
+    if before.isspace():
+        return not re.fullmatch(r"[A-Za-z_]+", value.strip("\"'`)]},"))
+    return True
+
+
+assignment.with_match = True  # type: ignore[attr-defined]
 
 
 def prose_value(value: str) -> bool:

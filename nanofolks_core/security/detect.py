@@ -68,7 +68,7 @@ class CredentialDetector:
                 value = match.group(group)
                 if MASK in value:
                     continue  # already masked (sk-or-v1-ab***): masking it again would hide which key it was
-                if rule.check is not None and not rule.check(value):
+                if rule.check is not None and not _passes(rule.check, value, match):
                     continue
                 start, end = match.span(group)
                 found = Detection(rule.kind, rule.reference, start, end, value)
@@ -83,6 +83,11 @@ class CredentialDetector:
     def mask(self, text: str) -> str:
         """``text`` with every credential shortened to a visible start and ``***`` (``sk-or-v1-ab***``)."""
         return replace(text, self.find(text), masked)
+
+
+def _passes(check, value: str, match: re.Match[str]) -> bool:
+    # A check marked ``with_match`` also looks at the text around the value.
+    return check(value, match) if getattr(check, "with_match", False) else check(value)
 
 
 def masked(value: str) -> str:

@@ -217,7 +217,7 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         r"[\"']?\s*(?:=|:=|=>)\s*[\"']?(?P<secret>[^\s\"',;]+)",
         "password",
         "password= / api_key= / secret= assignments",
-        checks.assigned_value,
+        checks.assignment,
         generic=True,
     ),  # fmt: skip
     _f(

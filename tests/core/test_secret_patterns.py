@@ -216,6 +216,13 @@ CLEAN = [
     "x = hash('password123') is in the tutorial about hashing",
     "version 1.2.3-alpha+build.2024.01.01",
     "DefaultEndpointsProtocol=https;AccountName=acme;EndpointSuffix=core.windows.net",
+    # Found by scanning this repository's own code and docs:
+    "server = FakeLLMServer(port=args.port, api_key=args.api_key)",
+    'secret = tmp_path / "outside"',
+    "export OPENROUTER_API_KEY=sk-or-... then run nanofolks",
+    "URL credentials: ``https://user:pass@host`` are masked",
+    '"password= / api_key= / secret= assignments",',
+    "password = required_field",
 ]
 
 

@@ -243,13 +243,14 @@ def headless_keyring():
 
 
 def test_a_chat_message_with_a_github_token_and_an_anthropic_key(
-    chat, register_plugin, llm_server, nanofolks_home, headless_keyring, caplog, cli_runner
+    chat, register_plugin, llm_server, nanofolks_home, headless_keyring, caplog, cli_runner, monkeypatch
 ):
     from nanofolks_core.testing.llm_server import Reply, ToolCall
 
     keyring_plugin = pytest.importorskip("nanofolks_keyring.plugin")
     register_plugin(keyring_plugin, "keyring")
     register_plugin(deployer_plugin(), "deployer")
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-map download when litellm loads
     memory = None
     try:
         memory = __import__("nanofolks_memory_chroma.plugin", fromlist=["plugin"])

@@ -18,8 +18,9 @@ from typing import Any
 
 import attrs
 
-from nanofolks_core.atomic import atomic_write_text, file_lock, move_aside, private_dir, storage_errors
+from nanofolks_core.atomic import atomic_write_text, file_lock, move_aside, private_dir, storage_error, storage_errors
 from nanofolks_core.contracts import Finding
+from nanofolks_core.errors import StorageError
 
 log = logging.getLogger("nanofolks.skills")
 #: Most cached scans kept; the oldest go first (each skill version is one entry).
@@ -70,6 +71,8 @@ class SkillStateStore:
             return data[key]
         except FileNotFoundError:
             return {}
+        except OSError as exc:
+            raise storage_error(exc, path) from exc
         except (ValueError, UnicodeDecodeError) as exc:
             try:
                 with file_lock(self._lock):
@@ -97,7 +100,11 @@ class SkillStateStore:
 
     def cached_scan(self, content_hash: str, scanner: str) -> ScanResult | None:
         """The cached scan of this content by this scanner set, or None."""
-        row = self._read(self.scans_path, "scans").get(content_hash)
+        try:
+            row = self._read(self.scans_path, "scans").get(content_hash)
+        except StorageError as exc:  # the cache is only a shortcut: scan again
+            log.warning("%s", exc)
+            return None
         if not isinstance(row, dict) or row.get("scanner") != scanner:
             return None
         try:

@@ -209,3 +209,24 @@ def test_a_malicious_workspace_skill_never_loads_without_approval(nanofolks_home
     assert "changed since it was approved" in rows["sshhelper"]["note"]
     with pytest.raises(PermissionError):
         read_skill("sshhelper", context)
+
+
+BENIGN: dict[str, tuple[dict[str, str], str]] = {
+    "prose with a link": ({"SKILL.md": skill_md("links", "See https://example.org/guide and say `hello`.\n")}, "Low"),
+    "one variable, an API call": (
+        {"SKILL.md": skill_md("api", "```python\nimport os\n\nimport requests\n\ntoken = os.environ.get('API_TOKEN')\nrequests.get('https://api.example.org', timeout=5)\n```\n")},
+        "Medium",
+    ),
+    "javascript reading one variable": (
+        {"SKILL.md": skill_md("js", "```js\nconst home = process.env.HOME;\nconsole.log(home);\n```\n")},
+        "Low",
+    ),
+    "a pipe that is not a shell": ({"SKILL.md": skill_md("grep", "```bash\nls | sort | head -n 5\n```\n")}, "Low"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BENIGN))
+def test_ordinary_skills_are_not_rated_as_malicious(case, tmp_path, cli_runner):
+    files, risk = BENIGN[case]
+    report = scan_json(cli_runner, write_skill(tmp_path / "s", files))
+    assert report["risk"] == risk, report["findings"]

@@ -90,7 +90,7 @@ def check_rooms(app: App, *, repair: bool) -> list[Check]:
     """Every room file and the channel mappings; with ``repair`` a damaged room file is moved aside
     and the room re-created from its history (tasks cannot be recovered)."""
     from nanofolks_core.rooms import RoomType
-    from nanofolks_core.rooms.store import MAPPINGS_NAME
+    from nanofolks_core.rooms.files import MAPPINGS_NAME
 
     rooms = app.rooms
     found = rooms.scan()

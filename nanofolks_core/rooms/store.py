@@ -17,25 +17,26 @@ A file that cannot be read is reported with its path (``RoomFileError``), never 
 ``nanofolks doctor --repair`` moves it aside and rebuilds the room. Folders are 0700, files
 0600; a read-only or full data folder is a ``StorageError`` naming the folder, with nothing
 half-written.
+
+The file format and the locks live in ``files.py``; this module holds the rules for changing rooms.
 """
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import attrs
 
-from nanofolks_core import atomic
-from nanofolks_core.errors import NanofolksError, StorageError, UsageError
+from nanofolks_core.errors import StorageError, UsageError
 
+from . import files
 from . import tasks as task_rules
+from .files import MAPPINGS_NAME, RoomFileError
 from .models import (
     DEFAULT_ROOM,
     LEADER,
@@ -52,22 +53,9 @@ from .models import (
     validate_room_id,
 )
 
-FORMAT = 1
-MAPPINGS_NAME = "channel_mappings.json"
 DESCRIPTION_MAX = 500
 
 T = TypeVar("T")
-
-
-class RoomFileError(NanofolksError):
-    """A room or mapping file is unreadable, damaged or from a newer nanofolks. ``path`` names it."""
-
-    def __init__(self, path: Path, problem: str) -> None:
-        self.path = path
-        super().__init__(
-            f"{path}: {problem}. Nothing was changed; run `nanofolks doctor --repair` to move it aside and "
-            "rebuild what can be rebuilt (other rooms are not affected)"
-        )
 
 
 @attrs.frozen
@@ -103,7 +91,7 @@ class RoomStore:
     def get_or_none(self, room_id: str) -> Room | None:
         """The room ``room_id``, or None if there is no such room (``general`` always exists)."""
         path = self.path_for(room_id)
-        room = self._read(path)
+        room = files.read_room(path)
         if room is None and room_id == DEFAULT_ROOM:
             room = self._ensure_general()
         return room
@@ -120,14 +108,14 @@ class RoomStore:
         room_type = RoomType.parse(type)
         bots = check_participants(room_id, room_type, participants)
         text = self._clean_description(description)
-        with self._locked(path.name):
+        with files.locked(self.root, path.name):
             if path.exists():
                 raise UsageError(
                     f"a room named {room_id!r} already exists; see it with `nanofolks room show {room_id}`"
                 )
             now = now_utc()
             room = Room(id=room_id, type=room_type, participants=bots, description=text, created_at=now, updated_at=now)
-            self._write(path, room)
+            files.write_room(path, room)
         return room
 
     def scan(self) -> RoomScan:
@@ -138,7 +126,7 @@ class RoomStore:
             if path.stem in RESERVED_IDS or path.name.startswith("."):
                 continue
             try:
-                room = self._read(path)
+                room = files.read_room(path)
             except RoomFileError as exc:
                 problems.append(exc)
                 continue
@@ -214,23 +202,23 @@ class RoomStore:
         path = self.path_for(room_id)
         if room_id == DEFAULT_ROOM:
             raise UsageError(f"{DEFAULT_ROOM!r} is the default room and cannot be deleted")
-        with self._locked(path.name):
-            if self._read(path) is None:
+        with files.locked(self.root, path.name):
+            if files.read_room(path) is None:
                 raise UsageError(
                     f"no room named {room_id!r}{self._did_you_mean(room_id)}; see your rooms with `nanofolks room list`"
                 )
             os.unlink(path)
             # A crash right here leaves mappings to a missing room; room_for_channel treats
             # those as unmapped, so they are harmless until the next delete cleans them.
-            with self._locked(MAPPINGS_NAME):
-                mappings = self._read_mappings()
+            with files.locked(self.root, MAPPINGS_NAME):
+                mappings = files.read_mappings(self.root)
                 kept = {
                     channel: {chat: rid for chat, rid in chats.items() if rid != room_id}
                     for channel, chats in mappings.items()
                 }
                 kept = {channel: chats for channel, chats in kept.items() if chats}
                 if kept != mappings:
-                    self._write_mappings(kept)
+                    files.write_mappings(self.root, kept)
 
     # ------------------------------------------------------------------ channel mappings
 
@@ -238,31 +226,31 @@ class RoomStore:
         """Route messages from ``chat_id`` on ``channel`` (``telegram``, ``cli`` ...) to ``room_id``."""
         channel_name, chat = self._channel_key(channel, chat_id)
         path = self.path_for(room_id)
-        with self._locked(path.name):  # the room cannot be deleted while we map to it
-            if room_id != DEFAULT_ROOM and self._read(path) is None:
+        with files.locked(self.root, path.name):  # the room cannot be deleted while we map to it
+            if room_id != DEFAULT_ROOM and files.read_room(path) is None:
                 raise self._no_such_room(room_id)
-            with self._locked(MAPPINGS_NAME):
-                mappings = self._read_mappings()
+            with files.locked(self.root, MAPPINGS_NAME):
+                mappings = files.read_mappings(self.root)
                 if mappings.get(channel_name, {}).get(chat) == room_id:
                     return
                 mappings.setdefault(channel_name, {})[chat] = room_id
-                self._write_mappings(mappings)
+                files.write_mappings(self.root, mappings)
 
     def unmap_channel(self, channel: str, chat_id: str | int) -> None:
         """Send ``chat_id`` on ``channel`` back to the default room."""
         channel_name, chat = self._channel_key(channel, chat_id)
-        with self._locked(MAPPINGS_NAME):
-            mappings = self._read_mappings()
+        with files.locked(self.root, MAPPINGS_NAME):
+            mappings = files.read_mappings(self.root)
             if chat in mappings.get(channel_name, {}):
                 del mappings[channel_name][chat]
                 if not mappings[channel_name]:
                     del mappings[channel_name]
-                self._write_mappings(mappings)
+                files.write_mappings(self.root, mappings)
 
     def room_for_channel(self, channel: str, chat_id: str | int) -> str:
         """The room id messages from this chat belong to (``general`` unless mapped to a live room)."""
         channel_name, chat = self._channel_key(channel, chat_id)
-        room_id = self._read_mappings().get(channel_name, {}).get(chat)
+        room_id = files.read_mappings(self.root).get(channel_name, {}).get(chat)
         if room_id is None or not (self.root / f"{room_id}.json").exists():
             return DEFAULT_ROOM
         return room_id
@@ -272,7 +260,7 @@ class RoomStore:
         validate_room_id(room_id)
         return sorted(
             (channel, chat)
-            for channel, chats in self._read_mappings().items()
+            for channel, chats in files.read_mappings(self.root).items()
             for chat, rid in chats.items()
             if rid == room_id
         )
@@ -328,18 +316,18 @@ class RoomStore:
         path = self.path_for(room_id)
         if room_id == DEFAULT_ROOM:
             self._ensure_general()
-        with self._locked(path.name):
-            room = self._read(path)
+        with files.locked(self.root, path.name):
+            room = files.read_room(path)
             if room is None:
                 raise self._no_such_room(room_id)
             new_room, result = change(room)
             if new_room != room:
-                self._write(path, new_room)
+                files.write_room(path, new_room)
         return result
 
     def _ensure_general(self) -> Room:
         path = self.path_for(DEFAULT_ROOM)
-        room = self._read(path)
+        room = files.read_room(path)
         if room is not None:
             return room
         now = now_utc()
@@ -352,80 +340,14 @@ class RoomStore:
             updated_at=now,
         )
         try:
-            with self._locked(path.name):
-                room = self._read(path)
+            with files.locked(self.root, path.name):
+                room = files.read_room(path)
                 if room is None:
-                    self._write(path, fresh)
+                    files.write_room(path, fresh)
                     room = fresh
         except StorageError:
             return fresh  # a read-only data folder: reading still works; writing says why it cannot
         return room
-
-    @contextlib.contextmanager
-    def _locked(self, file_name: str) -> Iterator[None]:
-        """Hold ``file_name``'s lock; an OSError inside (read-only, full disk) is a StorageError."""
-        with atomic.storage_errors(self.root):
-            lock_dir = atomic.private_dir(self.root / ".locks")
-            with atomic.file_lock(lock_dir / f"{file_name}.lock"):
-                yield
-
-    def _read_json(self, path: Path) -> dict[str, Any] | None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except UnicodeDecodeError as exc:
-            raise RoomFileError(path, f"is not valid UTF-8 ({exc})") from None
-        except OSError as exc:
-            raise atomic.storage_error(exc, path) from None
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise RoomFileError(path, f"is not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise RoomFileError(path, "does not hold a JSON object")
-        version = data.get("format")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise RoomFileError(path, 'has no "format" number')
-        if version > FORMAT:
-            raise RoomFileError(
-                path, f"was written by a newer nanofolks (format {version}, this one reads {FORMAT}); upgrade nanofolks"
-            )
-        return data
-
-    def _read(self, path: Path) -> Room | None:
-        data = self._read_json(path)
-        if data is None:
-            return None
-        try:
-            room = Room.from_dict(data)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise RoomFileError(path, f"is not a valid room ({exc})") from None
-        if room.id != path.stem:
-            raise RoomFileError(path, f"holds room {room.id!r}, but the file name says {path.stem!r}")
-        return room
-
-    def _write(self, path: Path, room: Room) -> None:
-        atomic.atomic_write_text(
-            path, json.dumps({"format": FORMAT, **room.to_dict()}, indent=2, ensure_ascii=False) + "\n"
-        )
-
-    def _read_mappings(self) -> dict[str, dict[str, str]]:
-        path = self.root / MAPPINGS_NAME
-        data = self._read_json(path)
-        if data is None:
-            return {}
-        channels = data.get("channels")
-        if not isinstance(channels, dict) or not all(
-            isinstance(chats, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in chats.items())
-            for chats in channels.values()
-        ):
-            raise RoomFileError(path, 'needs "channels": {channel: {chat id: room id}}')
-        return channels
-
-    def _write_mappings(self, mappings: dict[str, dict[str, str]]) -> None:
-        text = json.dumps({"format": FORMAT, "channels": mappings}, indent=2, sort_keys=True, ensure_ascii=False)
-        atomic.atomic_write_text(self.root / MAPPINGS_NAME, text + "\n")
 
     @staticmethod
     def _channel_key(channel: str, chat_id: str | int) -> tuple[str, str]:

@@ -2,7 +2,8 @@
 
 - ``atomic_write_text`` / ``atomic_write_bytes``: replace a file so readers see the old or the new
   content, never half of one (unique temp file, fsync, rename, fsync the folder).
-- ``write_new_file``: a brand-new fsynced file with a unique name (``mkstemp``).
+- ``write_new_file``: a brand-new fsynced file with a unique name (``mkstemp``); ``replace_with``
+  renames such a finished file onto its target (the commit point of a store's own write protocol).
 - ``file_lock``: an exclusive ``flock`` that a killed process never leaves behind; re-entrant
   within a thread, so a helper may take the lock its caller already holds.
 - ``private_dir`` / ``private_file``: create folders owner-only (0700), files 0600.
@@ -96,6 +97,19 @@ def write_new_file(directory: Path, prefix: str, suffix: str, data: bytes) -> Pa
     return Path(name)
 
 
+def replace_with(tmp: Path, path: Path) -> None:
+    """Rename the finished file ``tmp`` onto ``path`` in one step: readers see the old file or the new one.
+
+    ``tmp`` is removed if the rename fails (it is ours alone; never leave it behind). The caller
+    fsyncs the folder (``fsync_dir``) when the rename must survive a power cut.
+    """
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        unlink_quietly(Path(tmp))
+        raise
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` (0600) crash-safely: old content or new, never a mix."""
     path = Path(path)
@@ -103,10 +117,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = write_new_file(path.parent, f".{path.name}.", ".tmp", data)
     try:
         os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
     except BaseException:
-        unlink_quietly(tmp)  # the temp file is ours alone; never leave it behind
+        unlink_quietly(tmp)
         raise
+    replace_with(tmp, path)
     fsync_dir(path.parent)
 
 

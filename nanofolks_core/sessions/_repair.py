@@ -263,11 +263,7 @@ def repair_room(store: FileSessionStore, room: str) -> list[str]:
                 room, head.version + 1, segments, head.recent_ids, head.messages, deleted=head.deleted
             )
             tmp = atomic.write_new_file(folder, _fs.TMP_PREFIX + "head-", ".json", data)
-            try:
-                os.replace(tmp, path)
-            except BaseException:
-                atomic.unlink_quietly(tmp)
-                raise
+            atomic.replace_with(tmp, path)
             atomic.fsync_dir(folder)
     return done
 

@@ -15,12 +15,11 @@ from typing import Any
 
 import attrs
 
+from nanofolks_core.crew.roles import LEADER, ROLE_ORDER
 from nanofolks_core.errors import UsageError
 
-#: The crew, in the order the user guide introduces them. Kept here rather than imported from
-#: ``nanofolks_core.crew`` so rooms stay usable on their own.
-CREW_ROLES: tuple[str, ...] = ("leader", "researcher", "coder", "social", "creative", "auditor")
-LEADER = "leader"
+#: The crew, in the order the user guide introduces them: the one list, ``crew.roles.ROLE_ORDER``.
+CREW_ROLES: tuple[str, ...] = ROLE_ORDER
 #: The room every conversation lands in unless a channel is mapped elsewhere.
 DEFAULT_ROOM = "general"
 #: Ids that cannot be rooms because the store uses the file name for something else.

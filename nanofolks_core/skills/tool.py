@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from nanofolks_core.contracts import ToolContext
 from nanofolks_core.errors import UsageError
@@ -17,6 +19,7 @@ MAX_SKILL_READ = 100_000
 #: Longest description shown in the system prompt (the rest is read with read_skill).
 PROMPT_DESCRIPTION = 300
 TOOL_NAME = "read_skill"
+log = logging.getLogger("nanofolks.skills")
 
 
 def skills_prompt_section(entries: Iterable) -> str:
@@ -31,6 +34,22 @@ def skills_prompt_section(entries: Iterable) -> str:
         "## Skills\nSkills are instructions for particular jobs. When one fits the task, first call "
         f"`{TOOL_NAME}` with its name and follow what it says.\n" + "\n".join(lines)
     )
+
+
+def crew_skills_section(app: Any, workspace: Path | None, warnings: list[str]) -> str:
+    """The Skills section for the crew's system prompts (the skills that may load), or "".
+
+    Scans only skills not scanned before. Anything going wrong costs the section, not the crew:
+    it is added to ``warnings`` and logged.
+    """
+    from nanofolks_core.skills.catalog import SkillCatalog
+
+    try:
+        return skills_prompt_section(SkillCatalog.from_app(app, workspace).loadable())
+    except Exception as exc:  # noqa: BLE001 - skills are a helper: the crew answers without them
+        log.warning("skills are unavailable: %s: %s", type(exc).__name__, exc)
+        warnings.append(f"skills are unavailable this turn: {type(exc).__name__}: {exc}")
+        return ""
 
 
 def read_skill(name: str, context: ToolContext, file: str = SKILL_FILE) -> str:

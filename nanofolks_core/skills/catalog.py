@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from shutil import which
 from typing import Any
 
 import attrs
@@ -38,6 +39,8 @@ class SkillEntry:
     findings: tuple[Finding, ...] = ()
     content_hash: str = ""
     note: str = ""
+    #: Programs ``requires`` names that are not on PATH: the skill is not offered until they are.
+    missing: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -54,6 +57,7 @@ class SkillEntry:
             "findings": len(self.findings),
             "hash": self.content_hash,
             "note": self.note,
+            "missing": list(self.missing),
         }
 
 
@@ -166,15 +170,20 @@ class SkillCatalog:
             note = f"Critical: review it, then `nanofolks skills approve {skill.name} --force`"
         elif not note and status is Status.NEEDS_APPROVAL:
             note = f"review it, then `nanofolks skills approve {skill.name}`"
-        return SkillEntry(skill=skill, status=status, risk=risk, findings=findings, content_hash=digest, note=note)
+        missing = tuple(b for b in (skill.manifest.requires.get("bins", ()) if skill.manifest else ()) if not which(b))
+        if missing and status.loads:
+            note = f"needs {', '.join(missing)} on PATH: install it to offer the skill to the crew"
+        return SkillEntry(
+            skill=skill, status=status, risk=risk, findings=findings, content_hash=digest, note=note, missing=missing
+        )
 
     def entries(self, *, rescan: bool = False) -> list[SkillEntry]:
         approvals = self.store.approvals()
         return [self.entry(skill, approvals, rescan=rescan) for skill in self.skills]
 
     def loadable(self) -> list[SkillEntry]:
-        """The skills the crew may use now."""
-        return [entry for entry in self.entries() if entry.status.loads]
+        """The skills the crew may use now (allowed to load, and the programs they need installed)."""
+        return [entry for entry in self.entries() if entry.status.loads and not entry.missing]
 
     def find(self, name: str) -> Skill:
         """The skill in use under ``name`` (not a shadowed one). Raises UsageError naming what exists."""

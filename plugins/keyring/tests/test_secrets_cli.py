@@ -151,3 +151,45 @@ def test_the_provider_authenticates_with_a_keyring_reference(tmp_path):
         missing = run(["chat", "-m", "hello again"], home)
         assert missing.returncode != 0
         assert b"nanofolks secrets set absent" in missing.stderr and b"Traceback" not in missing.stderr
+
+
+def test_a_token_pasted_into_nanofolks_chat_reaches_only_the_store(tmp_path):
+    """The user's path: `nanofolks chat -m` with a GitHub token and an Anthropic key, headless."""
+    pytest.importorskip("nanofolks_provider_litellm")
+    import binascii
+    import random
+    import string
+
+    from nanofolks_core.security.checks import base62
+    from nanofolks_core.testing.llm_server import FakeLLMServer
+
+    rng = random.Random(3)
+    body = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(30))
+    token = "ghp_" + body + base62(binascii.crc32(body.encode()))
+    key = "sk-ant-api03-" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(93)) + "AA"
+    home = tmp_path / "home"
+    home.mkdir()
+    with FakeLLMServer() as server:
+        (home / "config.json").write_text(
+            json.dumps(
+                {
+                    "agents": {"defaults": {"model": "vllm/test-model"}},
+                    "providers": {"vllm": {"apiBase": server.base_url}},
+                }
+            )
+        )
+        said = run(
+            ["chat", "-m", f"remember my token {token} and the key {key}"], home, LITELLM_LOCAL_MODEL_COST_MAP="True"
+        )
+        assert said.returncode == 0, said.stderr
+        sent = json.dumps(server.requests)
+    assert token not in sent and key not in sent and "{{github_token}}" in sent and "{{anthropic_key}}" in sent
+    assert token.encode() not in said.stdout + said.stderr and key.encode() not in said.stdout + said.stderr
+    store = home / "plugins" / "keyring" / "secrets.json"
+    assert json.loads(store.read_text()) == {"github_token": token, "anthropic_key": key}
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+    for path in home.rglob("*"):
+        if path.is_file() and path != store:
+            assert token.encode() not in path.read_bytes() and key.encode() not in path.read_bytes(), path
+    history = run(["room", "history", "general", "--json"], home)
+    assert b"{{github_token}}" in history.stdout and token.encode() not in history.stdout

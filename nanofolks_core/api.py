@@ -39,6 +39,7 @@ from nanofolks_core.specs import (
 
 if TYPE_CHECKING:
     from nanofolks_core.app import App
+    from nanofolks_core.atomic import atomic_write_text, file_lock, private_dir
     from nanofolks_core.contracts import (
         AskLLM,
         Channel,
@@ -96,6 +97,11 @@ _LAZY = {
     "clean_text": "nanofolks_core.text",
     # Masks URL credentials, secret query parameters and bearer tokens in a message or log line.
     "mask_secrets": "nanofolks_core.masking",
+    # Safe files in a plugin's data folder: crash-safe replace, an exclusive lock between
+    # processes, owner-only folders (the same helpers the core's stores use).
+    "atomic_write_text": "nanofolks_core.atomic",
+    "file_lock": "nanofolks_core.atomic",
+    "private_dir": "nanofolks_core.atomic",
     "config_path": "nanofolks_core.paths",
     "data_root": "nanofolks_core.paths",
     "ChatMessage": "nanofolks_core.messages",
@@ -179,11 +185,14 @@ __all__ = [
     "ToolSpec",
     "Usage",
     "UsageError",
+    "atomic_write_text",
     "clean_text",
     "config_path",
     "data_root",
+    "file_lock",
     "hookimpl",
     "import_object",
     "mask_secrets",
+    "private_dir",
     "validators",
 ]

@@ -10,7 +10,6 @@ the plugin's version changes (an upgrade may have fixed it).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -53,23 +52,17 @@ def failure_for(failures: dict[str, dict[str, Any]], name: str, version: str) ->
 
 def _update(data_root: Path, change) -> bool:
     """Apply ``change(dict) -> bool`` under a lock; returns what it returned. Never raises OSError."""
-    import fcntl
-
-    from nanofolks_core.atomic import atomic_write_text
+    from nanofolks_core import atomic
 
     path = _path(data_root)
     try:
-        data_root.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        atomic.private_dir(data_root)
+        with atomic.file_lock(path.with_name(path.name + ".lock")):
             data = load(data_root)
             changed = change(data)
             if changed:
-                atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
+                atomic.atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
             return changed
-        finally:
-            os.close(lock_fd)
     except OSError as exc:
         sys.stderr.write(f"warning: cannot write {path} ({exc.strerror or exc}); the switch-off lasts this run only\n")
         return False

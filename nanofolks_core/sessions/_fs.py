@@ -7,7 +7,6 @@ Generic file safety (new files, locks, fsync, moving aside) lives in ``nanofolks
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from pathlib import Path
@@ -210,11 +209,7 @@ def write_segment(folder: Path, room: str, index: int, messages: list[dict[str, 
     # never a half-written seg- file that could be mistaken for damage.
     tmp = atomic.write_new_file(folder, f"{TMP_PREFIX}seg-", ".json", dumps({**doc, "messages": messages}))
     seg = folder / f"seg-{index:010d}-{uuid.uuid4().hex[:12]}.json"
-    try:
-        os.rename(tmp, seg)
-    except BaseException:
-        atomic.unlink_quietly(tmp)
-        raise
+    atomic.replace_with(tmp, seg)  # a fresh random name: nothing is replaced
     return seg
 
 

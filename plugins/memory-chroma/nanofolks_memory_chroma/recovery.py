@@ -123,6 +123,13 @@ def _open_vectors(opened: Opened, path: Path, vector_args: dict[str, Any], repai
         if is_storage_fault(exc) and not is_damage(exc):
             opened.vectors_problem = f"memory search is off for this run: {storage_advice(path, exc)} ({_why(exc)})"
             return
+        if not is_damage(exc):
+            # Not clearly damage (busy, an unknown chromadb failure): never move files aside on a guess.
+            opened.vectors_problem = (
+                f"memory search is off for this run: the search index {path} cannot be opened ({_why(exc)}); "
+                "`nanofolks memory doctor --repair` moves it aside and rebuilds it from the event log"
+            )
+            return
         damage = _why(exc)
     opened.vectors_problem = rebuild_vectors(opened, path, vector_args, repairs, damage)
 

@@ -78,9 +78,10 @@ class ReferenceGuard:
             return text, []
         store = self._safe_store()
         names: list[str | None] = []
+        named: dict[str, str] = {}  # value -> name within this text (a dry run stores nothing to ask)
         with self._lock:
             for detection in found:
-                names.append(self._save(store, detection, dry_run) if store is not None else None)
+                names.append(self._save(store, detection, dry_run, named) if store is not None else None)
         if store is None and not self._warned:
             self._warned = True
             log.warning(
@@ -110,34 +111,36 @@ class ReferenceGuard:
             log.warning("secret store unavailable, credentials are masked: %s", exc)
             return None
 
-    def _save(self, store: Any, detection: Detection, dry_run: bool) -> str | None:
+    def _save(self, store: Any, detection: Detection, dry_run: bool, named: dict[str, str]) -> str | None:
         value = detection.value
-        if value in self._known:
-            return self._known[value]
+        if value in self._known or value in named:
+            return self._known.get(value) or named[value]
         try:
-            name = self._name_for(store, detection.reference, value)
+            name = self._name_for(store, detection.reference, value, set(named.values()))
             if not dry_run and store.get(name) != value:
                 store.set(name, value)
         except Exception as exc:  # noqa: BLE001 - keep the message going; the value is masked instead
             log.warning("could not keep a %s in the secret store, it is masked: %s", detection.kind, exc)
             return None
+        named[value] = name
         if not dry_run:
             self._known[value] = name
         return name
 
-    def _name_for(self, store: Any, base: str, value: str) -> str:
+    def _name_for(self, store: Any, base: str, value: str, pending: set[str]) -> str:
         """``base`` if free or already holding ``value``; else the first free ``base_2``, ``base_3`` ..."""
         taken = {n for n in store.names() if n == base or re.fullmatch(re.escape(base) + r"_\d+", n)}
         for name in sorted(taken, key=_number):
             if store.get(name) == value:
                 return name
+        taken |= pending
         number = 1
         while (name := base if number == 1 else f"{base}_{number}") in taken:
             number += 1
         return name
 
     def _hide_known(self, text: str) -> str:
-        for value, name in self._known.items():
+        for value, name in list(self._known.items()):
             if len(value) >= _MIN_HIDDEN and value in text:
                 text = text.replace(value, "{{" + name + "}}")
         return text

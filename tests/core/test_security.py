@@ -99,6 +99,9 @@ def test_without_a_store_credentials_are_masked_and_a_dry_run_stores_nothing(cap
     text, findings = ReferenceGuard(detector(), lambda: store).scan(f"key {anthropic_key(1)}", dry_run=True)
     assert text == "key {{anthropic_key}}" and store.values == {}
     assert [(f.kind, f.start, f.reference) for f in findings] == [("anthropic-key", 4, "anthropic_key")]
+    # Two new tokens in one dry run are numbered as a real run would number them.
+    text, _ = ReferenceGuard(detector(), lambda: store).scan(f"{github_token(7)} {github_token(8)}", dry_run=True)
+    assert text == "{{github_token}} {{github_token_2}}" and store.values == {}
 
 
 def test_a_failing_store_masks_instead_of_losing_the_message():

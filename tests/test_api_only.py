@@ -1,7 +1,9 @@
 """The in-repo plugins use the core only through ``nanofolks_core.api``, as any outside plugin must.
 
 A plugin importing ``nanofolks_core.app`` or ``nanofolks_core.provider`` works today and breaks on the
-next internal rename; this test fails first. Plugin tests may also use the testing kit.
+next internal rename; this test fails first. Plugin tests may also use the testing kit, and nothing
+else of the core: what a test needs from the core (``main``, ``build_config``, ``PluginHost`` ...)
+the kit hands over.
 """
 
 from __future__ import annotations
@@ -63,6 +65,20 @@ def test_plugins_import_only_the_public_api():
         if not allowed(module, in_tests=False)
     ]
     assert not offending, "plugins must import only nanofolks_core.api:\n" + "\n".join(offending)
+
+
+def test_plugin_tests_import_only_the_api_and_the_testing_kit():
+    tests = [path for path in plugin_sources() if is_test(path)]
+    assert len(tests) > 10, "the plugin tests were not found"
+    offending = [
+        f"{path.relative_to(ROOT)}:{line}: {module}"
+        for path in tests
+        for line, module in core_imports(path)
+        if not allowed(module, in_tests=True)
+    ]
+    assert not offending, "plugin tests must import only nanofolks_core.api and nanofolks_core.testing:\n" + "\n".join(
+        offending
+    )
 
 
 @pytest.mark.parametrize(

@@ -112,8 +112,7 @@ def test_keyring_references_resolve_for_every_plugin(tmp_path, monkeypatch):
     home = tmp_path / "home"
     assert run(["secrets", "set", "service-token"], home, stdin=b"value-from-store").returncode == 0
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", NULL)
-    from nanofolks_core.app import App
-    from nanofolks_core.secret import SecretUnavailable
+    from nanofolks_core.api import App, SecretUnavailable
 
     app = App(data_root=home)
     for plugin in ("router", "memory-chroma", "any-plugin"):
@@ -160,8 +159,15 @@ def test_a_token_pasted_into_nanofolks_chat_reaches_only_the_store(tmp_path):
     import random
     import string
 
-    from nanofolks_core.security.checks import base62
     from nanofolks_core.testing.llm_server import FakeLLMServer
+
+    def base62(number: int, width: int = 6) -> str:  # GitHub's checksum alphabet, written out independently
+        alphabet = string.digits + string.ascii_uppercase + string.ascii_lowercase
+        digits = ""
+        while number:
+            number, rest = divmod(number, 62)
+            digits = alphabet[rest] + digits
+        return digits.rjust(width, "0")
 
     rng = random.Random(3)
     body = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(30))

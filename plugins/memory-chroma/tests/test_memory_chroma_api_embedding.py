@@ -10,7 +10,7 @@ from nanofolks_memory_chroma.backend import ChromaMemory
 from nanofolks_memory_chroma.config import ChromaMemoryConfig
 
 from nanofolks_core.api import MemoryEvent
-from nanofolks_core.config import ConfigError, build_config
+from nanofolks_core.testing import ConfigError, build_config
 from nanofolks_core.testing.llm_server import FakeLLMServer
 
 # API embeddings are an optional extra: `pip install "nanofolks-memory-chroma[api-embeddings]"`.

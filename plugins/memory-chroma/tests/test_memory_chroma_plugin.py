@@ -33,7 +33,7 @@ def test_discovery_and_help_import_neither_chromadb_nor_numpy(tmp_path):
         """
         import contextlib, io, json, sys
         from nanofolks_core.api import App
-        from nanofolks_core.cli import main
+        from nanofolks_core.testing import main
         app = App()
         spec = app.registry.get("memory", "chroma")
         command = app.registry.get("command", "memory")

@@ -13,7 +13,7 @@ from nanofolks_provider_litellm import plugin, runtime
 from nanofolks_provider_litellm.config import ProviderConfig
 
 from nanofolks_core.api import ChatMessage, LLMRequest, ProviderAuthError, Secret, ToolCall
-from nanofolks_core.plugins import PluginHost
+from nanofolks_core.testing import PluginHost
 from nanofolks_core.testing.llm_server import FakeLLMServer, Reply
 from nanofolks_core.testing.llm_server import ToolCall as ServerToolCall
 

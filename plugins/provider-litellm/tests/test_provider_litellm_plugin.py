@@ -16,8 +16,7 @@ import pytest
 from nanofolks_provider_litellm import plugin
 from nanofolks_provider_litellm.config import ProviderConfig
 
-from nanofolks_core import config as config_mod
-from nanofolks_core.config import ConfigError
+from nanofolks_core.testing import ConfigError, build_config, config_to_dict
 
 EXPECTED = {
     "openrouter": (("OPENROUTER_API_KEY",), ("openrouter/",)),
@@ -82,7 +81,7 @@ def test_the_distribution_declares_its_entry_point_and_kind():
 
 def _load_config(raw: dict, register_plugin, tmp_path: Path):
     registry = register_plugin(plugin, "provider-litellm")
-    return config_mod.build_config(raw, tmp_path / "config.json", registry.config_sections()).config
+    return build_config(raw, tmp_path / "config.json", registry.config_sections()).config
 
 
 def test_provider_sections_read_camel_case_keys_and_secret_references(register_plugin, tmp_path):
@@ -110,7 +109,7 @@ def test_provider_sections_read_camel_case_keys_and_secret_references(register_p
     assert (openrouter.max_retries, openrouter.timeout, openrouter.extra_headers) == (5, 20.0, {"X-Title": "nanofolks"})
     # Sections not in the file still get the defaults.
     assert config.section("providers.groq") == ProviderConfig()
-    shown = json.dumps(config_mod.to_dict(config))
+    shown = json.dumps(config_to_dict(config))
     assert "sk-inline-secret-value" not in shown
     assert "env:OPENROUTER_API_KEY" in shown
 

@@ -12,7 +12,7 @@ from nanofolks_router.prices import PriceBook
 from nanofolks_router.router import TierRouterImpl
 
 from nanofolks_core.api import ChatMessage, LLMRequest, LLMResponse, Usage
-from nanofolks_core.config import structure_section
+from nanofolks_core.testing import structure_section
 
 
 def router_services(data_root):

@@ -102,7 +102,7 @@ def test_routing_status_when_disabled(cli_runner, nanofolks_home):
 
 
 def test_a_misspelt_tier_is_an_error_without_traceback(cli_runner, nanofolks_home):
-    from nanofolks_core.cli import main
+    from nanofolks_core.testing import main
 
     write_config(nanofolks_home, {"routing": {"tiers": {"complx": {"model": "vllm/x"}}}})
     assert main(["routing", "status"]) == 1
@@ -119,7 +119,7 @@ def test_routing_analytics_reports_recorded_usage_and_savings(cli_runner, nanofo
 
     from nanofolks_router.config import RoutingConfig
 
-    from nanofolks_core.config import structure_section
+    from nanofolks_core.testing import structure_section
 
     section, _ = structure_section(GUIDE_CONFIG["routing"], RoutingConfig, "routing")
     router = TierRouterImpl(config=section, services=router_services(nanofolks_home))
@@ -149,7 +149,7 @@ def test_routing_reset_forgets_sticky_tiers(cli_runner, nanofolks_home):
     from nanofolks_router.config import RoutingConfig
     from nanofolks_router.router import TierRouterImpl
 
-    from nanofolks_core.config import structure_section
+    from nanofolks_core.testing import structure_section
 
     write_config(nanofolks_home, GUIDE_CONFIG)
     section, _ = structure_section(GUIDE_CONFIG["routing"], RoutingConfig, "routing")
@@ -171,7 +171,7 @@ def test_routing_test_and_status_in_a_fresh_process_do_not_import_litellm(tmp_pa
     home.mkdir()
     write_config(home, GUIDE_CONFIG)
     code = (
-        "import sys; from nanofolks_core.cli import main; "
+        "import sys; from nanofolks_core.testing import main; "
         "codes = [main(['routing', 'test', 'Hello', '--json']), main(['routing', 'status']), "
         "main(['routing', 'analytics'])]; "
         "print('CODES', codes, 'litellm' in sys.modules)"

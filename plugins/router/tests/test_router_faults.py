@@ -20,7 +20,7 @@ from nanofolks_router.config import RoutingConfig
 from nanofolks_router.router import TierRouterImpl
 
 from nanofolks_core.api import LLMRequest, LLMResponse, Services, Usage
-from nanofolks_core.config import structure_section
+from nanofolks_core.testing import structure_section
 
 TIERS = {"simple": {"model": "vllm/small"}, "complex": {"model": "vllm/large"}, "coding": {"model": "vllm/coder"}}
 

@@ -10,7 +10,7 @@ from nanofolks_router.config import RoutingConfig
 from nanofolks_router.router import TierRouterImpl
 
 from nanofolks_core.api import ProviderError
-from nanofolks_core.config import structure_section
+from nanofolks_core.testing import structure_section
 
 
 def router_services(data_root):

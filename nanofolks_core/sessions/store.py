@@ -12,7 +12,8 @@ Layout (one folder per room, ``<root>/<room>/``; folders 0700, files 0600)::
 reused: ``delete`` writes a tombstone head instead of removing the file), a random ``commit``
 token, ``deleted``, the ordered list of segments (file name + message count), the ids of the
 last RECENT_IDS messages (for de-duplication) and the newest messages (at most
-HEAD_MAX_MESSAGES, about HEAD_MAX_BYTES). History = segments in order, then head messages.
+HEAD_MAX_MESSAGES, about HEAD_MAX_BYTES; the limits are in ``commit.py``). History = segments in
+order, then head messages.
 When an append would overflow the head, all but the newest message are frozen into new
 segment files, so an append rewrites a bounded head no matter how long the history is.
 

@@ -214,7 +214,7 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         "password-assignment",
         r"(?i)(?<![A-Za-z0-9])(?:[a-z0-9]+[_\-.])*(?:password|passwd|passphrase|pwd|secret|"
         r"api[_\-]?key|apikey|access[_\-]?token|auth[_\-]?token|client[_\-]?secret|private[_\-]?key)"
-        r"[\"']?\s*(?:=|:=|=>)\s*[\"']?(?P<secret>[^\s\"',;]+)",
+        r"[\"']?\s*(?:=|:=|=>|:(?=\s*[\"']))\s*[\"']?(?P<secret>[^\s\"',;]+)",
         "password",
         "password= / api_key= / secret= assignments",
         checks.assignment,

@@ -152,6 +152,11 @@ GENERATORS = {
         "connection-string",
     ),
     "password-assignment": (lambda r: _rand(r, 12, ALNUM + "!#%^&"), "db password={} in prod", "password-assignment"),
+    "password-json": (
+        lambda r: _rand(r, 16, ALNUM + "!#%^&"),
+        '{{"user": "bob", "password": "{}"}}',
+        "password-assignment",
+    ),
     "password-prose": (lambda r: _rand(r, 10) + "!", "my password is {} for the vpn", "password-prose"),
 }
 
@@ -223,6 +228,12 @@ CLEAN = [
     "URL credentials: ``https://user:pass@host`` are masked",
     '"password= / api_key= / secret= assignments",',
     "password = required_field",
+    '{"password": "", "apiKey": "env:OPENAI_API_KEY", "token": "keyring:github"}',
+    "password: ******** (hidden)",
+    "Set timeout=30000 and retries=5; the token count is 4096",
+    "secret: the meaning of life is 42",
+    "My password is correct horse battery staple",
+    '{"password": "<your password here>"}',
 ]
 
 

@@ -6,7 +6,8 @@ the ``null`` one (stores nothing). Neither keeps a secret, so the store falls ba
 process. It never prompts: the only prompt is the CLI's hidden one, and only on a terminal.
 
 The OS keyring cannot list what it holds, so the names (never the values) are kept in
-``names.json`` beside it; ``names()`` reads that list.
+``names.json`` beside it; ``names()`` reads that list. A name neither place holds is read from
+the environment variable ``NANOFOLKS_SECRET_<NAME>`` (containers, CI).
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ class KeyringStore:
                 value = None
             if value is not None:
                 return value
-        return self._read_file().get(name)
+        value = self._read_file().get(name)
+        # Last: the environment, for containers and CI where neither a keyring nor a file is wanted.
+        return value if value is not None else os.environ.get(env_name(name)) or None
 
     def set(self, name: str, value: str) -> None:
         _check_name(name)
@@ -158,6 +161,11 @@ class KeyringStore:
         if message not in _warned:
             _warned.add(message)
             self.log.warning("%s", message)
+
+
+def env_name(name: str) -> str:
+    """The environment variable read for ``keyring:NAME`` when no store holds it: ``NANOFOLKS_SECRET_NAME``."""
+    return "NANOFOLKS_SECRET_" + "".join(c if c.isalnum() else "_" for c in name).upper()
 
 
 def _check_name(name: str) -> None:

@@ -115,3 +115,13 @@ def test_bad_names_are_refused(tmp_path, backend):
     backend(null.Keyring())
     with pytest.raises(ValueError, match="secret name"):
         make_store(tmp_path).set("no spaces", "x")
+
+
+def test_a_name_no_store_holds_is_read_from_the_environment(tmp_path, backend, monkeypatch):
+    backend(null.Keyring())
+    monkeypatch.setenv("NANOFOLKS_SECRET_GITHUB_TOKEN", "from-the-environment")
+    store = make_store(tmp_path)
+    assert store.get("github-token") == "from-the-environment"
+    store.set("github-token", "from-the-store")
+    assert store.get("github-token") == "from-the-store"
+    assert store.get("absent") is None

@@ -57,7 +57,7 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         "openai_key",
         "OpenAI API keys (project, service account, legacy)",
         checks.random_token,
-    ),  # fmt: skip
+    ),
     _f("groq-key", _L + r"gsk_[A-Za-z0-9]{40,}" + _R, "groq_key", "Groq API keys", checks.random_token),
     _f("google-api-key", _L + r"AIza[0-9A-Za-z_\-]{35}" + _R, "google_api_key", "Google / Gemini API keys"),
     _f(
@@ -65,14 +65,14 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         _L + r"GOCSPX-[A-Za-z0-9_\-]{28}" + _R,
         "google_client_secret",
         "Google OAuth client secrets",
-    ),  # fmt: skip
+    ),
     _f(
         "huggingface-token",
         _L + r"hf_[A-Za-z0-9]{30,}" + _R,
         "huggingface_token",
         "Hugging Face tokens",
         checks.random_token,
-    ),  # fmt: skip
+    ),
     _f("xai-key", _L + r"xai-[A-Za-z0-9]{60,}" + _R, "xai_key", "xAI API keys", checks.random_token),
     # -- cloud
     _f("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", "aws_access_key", "AWS access key ids"),
@@ -84,7 +84,7 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         "aws_secret_key",
         "AWS secret access keys",
         checks.random_secret,
-    ),  # fmt: skip
+    ),
     _f(
         "azure-storage-key",
         r"(?i)(?:AccountKey\s*=\s*|azure[\w\s\-]{0,24}?key" + _ASSIGN + r")"
@@ -92,7 +92,7 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         "azure_storage_key",
         "Azure storage account keys",
         checks.random_secret,
-    ),  # fmt: skip
+    ),
     # -- version control
     _f(
         "github-token",
@@ -100,20 +100,20 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         "github_token",
         "GitHub tokens (classic, OAuth, app), CRC32-checked",
         checks.github_classic,
-    ),  # fmt: skip
+    ),
     _f(
         "github-fine-grained-token",
         _L + r"github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}" + _R,
         "github_token",
         "GitHub fine-grained personal access tokens",
-    ),  # fmt: skip
+    ),
     _f(
         "gitlab-token",
         _L + r"gl(?:pat|ptt|dt|rt|cbt|oas|ft|imt)-[A-Za-z0-9_\-]{20,}(?:\.[0-9a-z]{2}\.[0-9a-z]{9})?" + _R,
         "gitlab_token",
         "GitLab tokens",
         checks.random_token,
-    ),  # fmt: skip
+    ),
     # -- payment
     _f(
         "stripe-key",
@@ -121,14 +121,14 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         "stripe_key",
         "Stripe secret and restricted keys",
         checks.random_token,
-    ),  # fmt: skip
+    ),
     _f(
         "stripe-webhook-secret",
         _L + r"whsec_[A-Za-z0-9]{32,}" + _R,
         "stripe_webhook_secret",
         "Stripe webhook signing secrets",
         checks.random_token,
-    ),  # fmt: skip
+    ),
     # -- messaging
     _f("slack-token", _L + r"xox[abposre]-\d{6,}-[A-Za-z0-9\-]{10,}" + _R, "slack_token", "Slack bot and user tokens"),
     _f(
@@ -136,27 +136,27 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         _L + r"xapp-\d-[A-Z0-9]{6,}-\d{6,}-[a-f0-9]{32,}" + _R,
         "slack_app_token",
         "Slack app-level tokens",
-    ),  # fmt: skip
+    ),
     _f(
         "slack-webhook",
         r"https://hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{6,}/[A-Z0-9]{6,}/"
         r"[A-Za-z0-9]{20,}",
         "slack_webhook",
         "Slack incoming webhook URLs",
-    ),  # fmt: skip
+    ),
     _f(
         "discord-bot-token",
         _L + r"[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40}" + _R,
         "discord_token",
         "Discord bot tokens (the user id part is checked)",
         checks.discord_bot,
-    ),  # fmt: skip
+    ),
     _f(
         "discord-webhook",
         r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d{17,20}/[A-Za-z0-9_\-]{60,}",
         "discord_webhook",
         "Discord webhook URLs",
-    ),  # fmt: skip
+    ),
     _f("telegram-bot-token", r"\b\d{8,10}:AA[A-Za-z0-9_\-]{33}" + _R, "telegram_token", "Telegram bot tokens"),
     _f("twilio-api-key", r"\bSK[0-9a-f]{32}\b", "twilio_key", "Twilio API key sids", checks.random_token),
     _f(
@@ -164,7 +164,7 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         r"(?i)twilio[\w\s\-]{0,24}?(?:auth[_\s-]?)?token" + _ASSIGN + r"(?P<secret>[a-f0-9]{32})\b",
         "twilio_token",
         "Twilio auth tokens",
-    ),  # fmt: skip
+    ),
     _f("sendgrid-key", _L + r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}" + _R, "sendgrid_key", "SendGrid API keys"),
     _f(
         "mailgun-key",
@@ -172,7 +172,7 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         "mailgun_key",
         "Mailgun API keys",
         checks.random_token,
-    ),  # fmt: skip
+    ),
     # -- package registries and shops
     _f(
         "npm-token", _L + r"npm_[A-Za-z0-9]{36}" + _R, "npm_token", "npm access tokens, CRC32-checked", checks.npm_token
@@ -186,14 +186,14 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         r" KEY(?: BLOCK)?-----",
         "private_key",
         "PEM / OpenSSH / PGP private-key blocks",
-    ),  # fmt: skip
+    ),
     _f(
         "jwt",
         _L + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}" + _R,
         "jwt",
         "JSON Web Tokens (header checked)",
         checks.jwt,
-    ),  # fmt: skip
+    ),
     _f(
         "bearer-token",
         r"(?i)(?:\bbearer\s+|\bauthorization:\s*token\s+)(?P<secret>[A-Za-z0-9_\-.=~+/]{16,})",
@@ -201,7 +201,7 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         "Authorization bearer tokens",
         checks.random_token,
         generic=True,
-    ),  # fmt: skip
+    ),
     _f(
         "connection-string",
         r"(?i)\b[a-z][a-z0-9+\-.]*://[^\s:/@]+:(?P<secret>[^\s@/]+)@[^\s/]",
@@ -209,7 +209,7 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         "passwords in connection strings and URLs",
         checks.url_password,
         generic=True,
-    ),  # fmt: skip
+    ),
     _f(
         "password-assignment",
         r"(?i)(?<![A-Za-z0-9])(?:[a-z0-9]+[_\-.])*(?:password|passwd|passphrase|pwd|secret|"
@@ -219,7 +219,7 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         "password= / api_key= / secret= assignments",
         checks.assignment,
         generic=True,
-    ),  # fmt: skip
+    ),
     _f(
         "password-prose",
         r"(?i)\b(?:password|passwd|passphrase|api[\s_\-]?key|secret)\s*(?::|\bis\b)\s*[\"'`]?"
@@ -228,7 +228,7 @@ BUILTIN_FORMATS: tuple[CredentialFormat, ...] = (
         'passwords given in prose ("my password is ...")',
         checks.prose_value,
         generic=True,
-    ),  # fmt: skip
+    ),
 )
 
 FORMATS_BY_NAME = {fmt.name: fmt for fmt in BUILTIN_FORMATS}

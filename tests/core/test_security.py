@@ -383,3 +383,14 @@ def test_verbose_log_lines_mask_every_known_credential_format():
     record = logging.LogRecord("nanofolks.x", logging.DEBUG, __file__, 1, "pushing with %s", (token,), None)
     assert MaskingFilter().filter(record) is True
     assert record.getMessage() == f"pushing with {token[:10]}***"
+
+
+def test_without_a_secret_store_the_commands_say_what_to_install(cli_runner, monkeypatch):
+    monkeypatch.setenv("NANOFOLKS_DISABLE_PLUGINS", "keyring")
+    from nanofolks_core.errors import UsageError
+
+    with pytest.raises(UsageError, match="no secret store is installed; install one with `pip install nanofolks-keyr"):
+        cli_runner(["secrets", "list"])  # `nanofolks` prints it as one line and exits 2
+    key = "sk-or-v1-" + "ab12cd34" * 8
+    scanned = cli_runner(["security", "scan"], input=f"key {key}\n")
+    assert scanned.exit_code == 0 and "key sk-or-v1-ab***" in scanned.output and key not in scanned.output

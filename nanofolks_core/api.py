@@ -40,6 +40,7 @@ from nanofolks_core.specs import (
 if TYPE_CHECKING:
     from nanofolks_core.app import App
     from nanofolks_core.atomic import atomic_write_text, file_lock, private_dir
+    from nanofolks_core.cli.table import print_table
     from nanofolks_core.contracts import (
         AskLLM,
         Channel,
@@ -102,6 +103,8 @@ _LAZY = {
     "atomic_write_text": "nanofolks_core.atomic",
     "file_lock": "nanofolks_core.atomic",
     "private_dir": "nanofolks_core.atomic",
+    # The core CLI's table printer, for plugin commands that list things: print_table(headers, rows).
+    "print_table": "nanofolks_core.cli.table",
     "config_path": "nanofolks_core.paths",
     "data_root": "nanofolks_core.paths",
     "ChatMessage": "nanofolks_core.messages",
@@ -193,6 +196,7 @@ __all__ = [
     "hookimpl",
     "import_object",
     "mask_secrets",
+    "print_table",
     "private_dir",
     "validators",
 ]

@@ -12,6 +12,7 @@ import click
 from nanofolks_core import config as config_mod
 from nanofolks_core import plugin_state
 from nanofolks_core.app import App
+from nanofolks_core.cli.table import print_table
 from nanofolks_core.errors import UsageError
 from nanofolks_core.plugins import ENABLED, ESSENTIAL, PluginRecord, installed_entry_points
 from nanofolks_core.registry import KIND_HOOKS
@@ -67,11 +68,10 @@ def list_plugins(app: App, show_all: bool, as_json: bool, kind: str | None) -> N
         click.echo("No plugins installed." if not kind else f"No {kind} plugins installed.")
         click.echo("Install one with pip, e.g. `pip install nanofolks-team-pirate`.")
         return
-    header = ("NAME", "VERSION", "KINDS", "STATE", "DISTRIBUTION")
-    table = [(r.name, r.version, ",".join(r.kinds) or "-", r.state, r.distribution) for r in rows]
-    widths = [max(len(str(row[i])) for row in [header, *table]) for i in range(len(header))]
-    for row in [header, *table]:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print_table(
+        ("NAME", "VERSION", "KINDS", "STATE", "DISTRIBUTION"),
+        [(r.name, r.version, ",".join(r.kinds) or "-", r.state, r.distribution) for r in rows],
+    )
     for record in rows:
         if record.reason and record.state != ENABLED and not record.state.startswith("disabled"):
             click.echo(f"\n{record.name} {record.state}: {record.reason}", err=False)

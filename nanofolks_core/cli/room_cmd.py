@@ -11,6 +11,7 @@ import click
 
 from nanofolks_core.app import App
 from nanofolks_core.cli.room_task_cmd import local_time, task
+from nanofolks_core.cli.table import print_table
 from nanofolks_core.errors import NanofolksError, UsageError
 from nanofolks_core.rooms import (
     CREW_ROLES,
@@ -173,14 +174,13 @@ def list_rooms(app: App, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([_room_summary(r) for r in found.rooms], indent=2, ensure_ascii=False))
     else:
-        header = ("ROOM", "TYPE", "PARTICIPANTS", "OPEN TASKS", "DESCRIPTION")
-        rows = [
-            (r.id, r.type.value, ",".join(r.participants), str(len(r.tasks) - r.task_counts()["done"]), r.description)
-            for r in found.rooms
-        ]
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        print_table(
+            ("ROOM", "TYPE", "PARTICIPANTS", "OPEN TASKS", "DESCRIPTION"),
+            [
+                (r.id, r.type.value, ",".join(r.participants), len(r.tasks) - r.task_counts()["done"], r.description)
+                for r in found.rooms
+            ],
+        )
     for problem in found.problems:
         click.echo(f"warning: {problem}", err=True)
     if found.problems:

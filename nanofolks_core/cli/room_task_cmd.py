@@ -8,6 +8,7 @@ from datetime import datetime
 import click
 
 from nanofolks_core.app import App
+from nanofolks_core.cli.table import print_table
 from nanofolks_core.rooms import DEFAULT_ROOM, Room, RoomStore, Task, TaskPriority
 
 pass_app = click.make_pass_decorator(App, ensure=True)
@@ -65,11 +66,7 @@ def task_list(app: App, room_id: str, owner: str | None, status: str | None, as_
         else:
             click.echo(f'No tasks in {room_id!r} yet. Add one: nanofolks room task add --room {room_id} "title"')
         return
-    header = ("ID", "STATUS", "PRIORITY", "OWNER", "DUE", "TITLE")
-    rows = [_task_line(t) for t in found]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print_table(("ID", "STATUS", "PRIORITY", "OWNER", "DUE", "TITLE"), [_task_line(t) for t in found])
 
 
 @task.command("add")

@@ -9,6 +9,7 @@ import attrs
 import click
 
 from nanofolks_core.app import App
+from nanofolks_core.cli.table import print_table
 from nanofolks_core.text import for_terminal, json_for_terminal
 
 pass_app = click.make_pass_decorator(App, ensure=True)
@@ -31,13 +32,6 @@ def _catalog(app: App):
     return SkillCatalog.from_app(app)
 
 
-def _echo_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        click.echo(for_terminal("  ".join([*cells, row[-1]]).rstrip()))
-
-
 @skills.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--rescan", is_flag=True, help="Scan every skill again instead of using the cached ratings.")
@@ -57,12 +51,13 @@ def list_skills(app: App, as_json: bool, rescan: bool) -> None:
             f"a folder with a SKILL.md under {_workspace(app) / 'skills'}."
         )
     else:
-        rows = [("NAME", "SOURCE", "RISK", "STATUS", "NOTE")]
-        rows += [
-            (e.name, e.skill.source, e.risk.label if e.risk else "-", str(e.status), e.note or e.skill.description)
-            for e in entries
-        ]
-        _echo_table(rows)
+        print_table(
+            ("NAME", "SOURCE", "RISK", "STATUS", "NOTE"),
+            [
+                (e.name, e.skill.source, e.risk.label if e.risk else "-", e.status, e.note or e.skill.description)
+                for e in entries
+            ],
+        )
     for warning in catalog.warnings:
         click.echo(f"note: {warning}", err=True)
 

@@ -10,6 +10,7 @@ import click
 
 from nanofolks_core import config as config_mod
 from nanofolks_core.app import App
+from nanofolks_core.cli.table import print_table
 from nanofolks_core.crew.roles import ROLE_ORDER, ROLES
 from nanofolks_core.crew.team import Team, TeamFileError, load_team, resolve_team
 from nanofolks_core.errors import UsageError
@@ -70,18 +71,11 @@ def list_teams(app: App, as_json: bool) -> None:
     if as_json:
         click.echo(json_for_terminal(json.dumps(rows, indent=2, ensure_ascii=False)))
         return
-    header = ("", "NAME", "TITLE", "VIBE", "PLUGIN")
-    # Titles and vibes come from plugins' team files: cleaned before their widths are measured.
-    table = [
-        tuple(
-            for_terminal(str(cell))
-            for cell in ("*" if r["active"] else "", r["name"], r["title"], r["vibe"] or "(broken)", r["plugin"])
-        )
-        for r in rows
-    ]
-    widths = [max(len(str(row[i])) for row in [header, *table]) for i in range(len(header))]
-    for row in [header, *table]:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    # Titles and vibes come from plugins' team files: print_table cleans them before measuring.
+    print_table(
+        ("", "NAME", "TITLE", "VIBE", "PLUGIN"),
+        [("*" if r["active"] else "", r["name"], r["title"], r["vibe"] or "(broken)", r["plugin"]) for r in rows],
+    )
     for row in rows:
         if row["error"]:
             click.echo(f"\nwarning: {for_terminal(row['error'])}")

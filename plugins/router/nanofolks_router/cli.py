@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from nanofolks_core.api import App, ChatMessage, LLMRequest, UsageError
+from nanofolks_core.api import App, ChatMessage, LLMRequest, UsageError, print_table
 from nanofolks_router.analytics import UNKNOWN, build_report
 from nanofolks_router.prices import PriceBook
 from nanofolks_router.router import TierRouterImpl
@@ -182,16 +182,11 @@ def analytics(app: App, as_json: bool) -> None:
     if not report.total.calls:
         click.echo("No routed LLM calls recorded yet. Chat with routing on, then run this again.")
         return
-    header = ("TIER", "CALLS", "PROMPT TOKENS", "COMPLETION TOKENS", "COST")
-    rows = [
-        (name, str(u.calls), str(u.prompt_tokens), str(u.completion_tokens), _money(u.cost))
-        for name, u in report.tiers.items()
-    ]
-    total = report.total
-    rows.append(("total", str(total.calls), str(total.prompt_tokens), str(total.completion_tokens), _money(total.cost)))
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    usage = [*report.tiers.items(), ("total", report.total)]
+    print_table(
+        ("TIER", "CALLS", "PROMPT TOKENS", "COMPLETION TOKENS", "COST"),
+        [(name, u.calls, u.prompt_tokens, u.completion_tokens, _money(u.cost)) for name, u in usage],
+    )
     sources = ", ".join(f"{source}: {count}" for source, count in sorted(report.cost_sources.items()))
     click.echo(f"\nCost sources (calls): {sources}")
     price = report.top_price

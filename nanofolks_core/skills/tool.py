@@ -11,6 +11,7 @@ from typing import Any
 
 from nanofolks_core.contracts import ToolContext
 from nanofolks_core.errors import UsageError
+from nanofolks_core.paths import resolve_inside
 from nanofolks_core.skills.discovery import SKILL_FILE, skill_files
 from nanofolks_core.skills.manifest import one_line
 
@@ -79,10 +80,7 @@ def read_skill(name: str, context: ToolContext, file: str = SKILL_FILE) -> str:
 
 def _inside(folder: Path, relative: str) -> Path:
     """``relative`` inside ``folder``, refusing anything that leaves it (``..``, absolute paths, links out)."""
-    root = folder.resolve()
-    target = (root / relative).resolve()
-    if target != root and root not in target.parents:
-        raise PermissionError(f"{relative!r} is outside the skill's folder")
+    target = resolve_inside(folder, relative, "the skill's folder")
     if not target.is_file():
         raise UsageError(f"the skill has no file {relative!r}")
     return target

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nanofolks_core.contracts import Services, ToolContext
+from nanofolks_core.paths import resolve_inside
 
 MAX_READ_BYTES = 200_000
 #: Most characters ``read_tool_output`` returns per call.
@@ -20,11 +21,7 @@ MAX_OUTPUT_SLICE = 8000
 
 
 def _inside(workspace: Path, relative: str) -> Path:
-    root = workspace.resolve()
-    path = (root / relative).resolve()
-    if path != root and root not in path.parents:
-        raise PermissionError(f"{relative!r} is outside the workspace")
-    return path
+    return resolve_inside(workspace, relative, "the workspace")
 
 
 def read_file(path: str, context: ToolContext) -> str:

@@ -39,7 +39,7 @@ from nanofolks_core.specs import (
 
 if TYPE_CHECKING:
     from nanofolks_core.app import App
-    from nanofolks_core.atomic import atomic_write_text, file_lock, private_dir
+    from nanofolks_core.atomic import atomic_write_text, file_lock, move_aside, private_dir, private_file
     from nanofolks_core.cli.table import print_table
     from nanofolks_core.contracts import (
         AskLLM,
@@ -99,10 +99,13 @@ _LAZY = {
     # Masks URL credentials, secret query parameters and bearer tokens in a message or log line.
     "mask_secrets": "nanofolks_core.masking",
     # Safe files in a plugin's data folder: crash-safe replace, an exclusive lock between
-    # processes, owner-only folders (the same helpers the core's stores use).
+    # processes, owner-only folders and files, a damaged file renamed out of the way (never
+    # deleted) to ``<name>.damaged-<UTC time>`` (the same helpers the core's stores use).
     "atomic_write_text": "nanofolks_core.atomic",
     "file_lock": "nanofolks_core.atomic",
+    "move_aside": "nanofolks_core.atomic",
     "private_dir": "nanofolks_core.atomic",
+    "private_file": "nanofolks_core.atomic",
     # The core CLI's table printer, for plugin commands that list things: print_table(headers, rows).
     "print_table": "nanofolks_core.cli.table",
     "config_path": "nanofolks_core.paths",
@@ -196,7 +199,9 @@ __all__ = [
     "hookimpl",
     "import_object",
     "mask_secrets",
+    "move_aside",
     "print_table",
     "private_dir",
+    "private_file",
     "validators",
 ]

@@ -135,13 +135,18 @@ def atomic_write_text(path: Path, text: str, *, mode: int = FILE_MODE) -> None:
 
 
 @contextlib.contextmanager
-def file_lock(lock_path: Path) -> Iterator[None]:
+def file_lock(lock_path: Path, *, unlocked_if_unwritable: bool = False) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``lock_path`` (created 0600; never deleted, because deleting
     a lock file others wait on would split the lock in two).
 
     The kernel drops the lock when the descriptor closes, also when the process is killed, so a
     crashed writer never leaves it locked. Re-entrant per thread: a nested ``file_lock`` on the
     same path inside this thread does not wait for itself.
+
+    ``unlocked_if_unwritable``: when the lock file cannot be created or opened (a read-only
+    folder or disk), run the block without the lock instead of raising ``OSError``: no process
+    can write there, so there is no writer to race with. For stores that are a help, not a
+    requirement, and report the unwritable folder themselves when they try to write.
     """
     import fcntl
 
@@ -150,7 +155,13 @@ def file_lock(lock_path: Path) -> Iterator[None]:
     if key in held:
         yield
         return
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    except OSError:
+        if not unlocked_if_unwritable:
+            raise
+        yield
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         held.add(key)

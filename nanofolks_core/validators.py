@@ -92,8 +92,10 @@ def http_url(*, schemes: tuple[str, ...] = ("http", "https")) -> Validator:
         parts = urlsplit(value) if isinstance(value, str) else None
         if parts is None or parts.scheme not in schemes or not parts.netloc:
             wanted = " or ".join(f"{s}://" for s in schemes)
+            # Schemes are read letter by letter: "an http://", "an ftp://", "a ws://".
+            article = "an" if wanted[:1] in "aefhilmnorsx" else "a"
             raise ValueError(
-                f"{config_key(attribute)} must be a {wanted} URL such as http://127.0.0.1:8000/v1, "
+                f"{config_key(attribute)} must be {article} {wanted} URL such as http://127.0.0.1:8000/v1, "
                 f"got {mask_url(value) if isinstance(value, str) else value!r}"
             )
 

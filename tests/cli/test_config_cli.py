@@ -174,7 +174,7 @@ def test_exported_validators_report_every_bad_field_of_a_plugin_section(tmp_path
         "echo: delay must be at least 0, got -1.0",
         "echo: volume must be from 0 to 11, got 12",
         "echo: mode must be one of 'loud', 'quiet', got 'shout'",
-        "echo: url must be a http:// or https:// URL such as http://127.0.0.1:8000/v1, got 'ftp://u:***@x'",
+        "echo: url must be an http:// or https:// URL such as http://127.0.0.1:8000/v1, got 'ftp://u:***@x'",
     ]
     with pytest.raises(ValueError, match="must be a finite number"):
         EchoConfig(delay=float("nan"))  # also when a plugin builds its config in code

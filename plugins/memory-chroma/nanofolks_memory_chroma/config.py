@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from nanofolks_core.api import Secret
+from nanofolks_core.api import Secret, validators
 
 LOCAL = "local"
 
@@ -32,8 +32,14 @@ class ApiEmbedding:
     dimensions: int | None = None
 
 
-_API_KEYS = {"model": "model", "apiBase": "api_base", "api_base": "api_base", "apiKey": "api_key",
-             "api_key": "api_key", "dimensions": "dimensions"}
+_API_KEYS = {
+    "model": "model",
+    "apiBase": "api_base",
+    "api_base": "api_base",
+    "apiKey": "api_key",
+    "api_key": "api_key",
+    "dimensions": "dimensions",
+}
 
 
 def _to_embedding(value: Any) -> str | ApiEmbedding:
@@ -43,11 +49,14 @@ def _to_embedding(value: Any) -> str | ApiEmbedding:
     if isinstance(value, str):
         if "/" in value:
             return ApiEmbedding(model=value)
-        raise ValueError(f'embedding must be "local" or an API model such as "openai/text-embedding-3-small", '
-                         f"got {value!r}")
+        raise ValueError(
+            f'embedding must be "local" or an API model such as "openai/text-embedding-3-small", got {value!r}'
+        )
     if not isinstance(value, dict):
-        raise TypeError(f'embedding must be "local" or an object like {{"model": "openai/text-embedding-3-small"}}, '
-                        f"got {type(value).__name__}")
+        raise TypeError(
+            f'embedding must be "local" or an object like {{"model": "openai/text-embedding-3-small"}}, '
+            f"got {type(value).__name__}"
+        )
     unknown = sorted(set(value) - set(_API_KEYS))
     if unknown:
         raise ValueError(
@@ -56,8 +65,9 @@ def _to_embedding(value: Any) -> str | ApiEmbedding:
     fields = {_API_KEYS[key]: item for key, item in value.items()}
     model = fields.get("model")
     if not isinstance(model, str) or "/" not in model:
-        raise ValueError(f'embedding.model must name a provider and model like "openai/text-embedding-3-small", '
-                         f"got {model!r}")
+        raise ValueError(
+            f'embedding.model must name a provider and model like "openai/text-embedding-3-small", got {model!r}'
+        )
     base = fields.get("api_base")
     if base is not None and (not isinstance(base, str) or not base.startswith(("http://", "https://"))):
         raise ValueError(f"embedding.apiBase must be an http:// or https:// URL, got {base!r}")
@@ -70,21 +80,6 @@ def _to_embedding(value: Any) -> str | ApiEmbedding:
     if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int) or dims <= 0):
         raise ValueError(f"embedding.dimensions must be a whole number above 0, got {dims!r}")
     return ApiEmbedding(**fields)
-
-
-def _check_port(_inst: object, _attribute: attrs.Attribute, value: int) -> None:
-    if not 0 < value < 65536:
-        raise ValueError(f"port must be a TCP port from 1 to 65535, got {value!r}")
-
-
-def _check_non_negative(_inst: object, attribute: attrs.Attribute, value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must not be negative, got {value!r}")
-
-
-def _check_score(_inst: object, _attribute: attrs.Attribute, value: float) -> None:
-    if not -1.0 <= value <= 1.0:
-        raise ValueError(f"minScore must be a cosine similarity from -1 to 1, got {value!r}")
 
 
 @attrs.define(kw_only=True)
@@ -105,8 +100,8 @@ class ChromaMemoryConfig:
 
     embedding: Any = attrs.field(default=LOCAL, converter=_to_embedding)
     host: str | None = None
-    port: int = attrs.field(default=8000, validator=_check_port)
+    port: int = attrs.field(default=8000, validator=validators.between(1, 65535))
     ssl: bool = False
     collection: str = "nanofolks-memory"
-    recent_room_messages: int = attrs.field(default=40, validator=_check_non_negative)
-    min_score: float = attrs.field(default=0.25, validator=_check_score)
+    recent_room_messages: int = attrs.field(default=40, validator=validators.at_least(0))
+    min_score: float = attrs.field(default=0.25, validator=validators.between(-1, 1))

@@ -3,10 +3,11 @@
 Several ``nanofolks`` processes (chats, the gateway, ``memory`` commands) can start at once on a
 fresh data folder. chromadb and SQLite both create their tables on first use and neither is safe
 when two processes do it at the same moment (``table collections already exists``), so every
-first-use initialisation runs under :func:`interprocess_lock`.
+first-use initialisation runs under the core's ``file_lock`` on ``<memory>/.lock`` (unlocked only
+when the folder cannot be written, so there is no writer to race with).
 
 A file that cannot be read as a database is never deleted: :func:`move_aside` renames it to
-``<name>.damaged-<time>`` beside the original, and :class:`RepairLog` keeps a line about it for
+``<name>.damaged-<UTC time>`` beside the original, and :class:`RepairLog` keeps a line about it for
 ``nanofolks memory status``.
 """
 
@@ -14,14 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from nanofolks_core.api import move_aside as core_move_aside
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -57,53 +58,11 @@ def make_private(path: Path) -> None:
                 item.chmod(wanted)
 
 
-def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) as an owner-only folder; fix its mode if it exists."""
-    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-    with contextlib.suppress(OSError):
-        if path.stat().st_mode & 0o777 != PRIVATE_DIR:
-            path.chmod(PRIVATE_DIR)
-    return path
-
-
-@contextlib.contextmanager
-def interprocess_lock(lock_file: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``lock_file`` (created 0600) while the block runs.
-
-    Blocks until the other holder is done. When the lock file cannot be created (read-only
-    folder) the block runs unlocked: no process can write there, so there is nothing to race.
-    """
-    try:
-        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-    except OSError:
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
 def move_aside(*paths: Path) -> list[Path]:
-    """Rename each existing path to ``<name>.damaged-<YYYYmmdd-HHMMSS>``; returns the new paths.
-
-    Renaming, not deleting: whatever is still readable in a damaged file stays on disk for the
-    user (or a recovery tool) to look at.
-    """
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    moved = []
-    for path in paths:
-        if not path.exists() and not path.is_symlink():
-            continue
-        target = path.with_name(f"{path.name}.damaged-{stamp}")
-        count = 1
-        while target.exists():
-            count += 1
-            target = path.with_name(f"{path.name}.damaged-{stamp}-{count}")
-        path.rename(target)
-        moved.append(target)
-    return moved
+    """Rename each existing path with the core's ``move_aside`` (``<name>.damaged-<UTC time>``,
+    never deleted, never overwriting); returns the new paths. Missing paths are skipped, since a
+    SQLite database may have no ``-wal``/``-shm`` companions at the moment."""
+    return [core_move_aside(path) for path in paths if path.exists() or path.is_symlink()]
 
 
 def sqlite_files(db: Path) -> list[Path]:

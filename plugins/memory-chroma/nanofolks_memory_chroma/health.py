@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nanofolks_core.api import Check
-from nanofolks_memory_chroma.disk import interprocess_lock, move_aside, sqlite_files
+from nanofolks_core.api import Check, file_lock
+from nanofolks_memory_chroma.disk import move_aside, sqlite_files
 from nanofolks_memory_chroma.recovery import Opened, rebuild_vectors, restore_log
 from nanofolks_memory_chroma.store import MemoryStore
 from nanofolks_memory_chroma.vectors import VectorStoreError
@@ -24,7 +24,7 @@ LOG, INDEX = "memory event log", "memory search index"
 
 def run_checks(memory: ChromaMemory, repair: bool) -> list[Check]:
     """The event log's integrity, then the search index and how much of the log it covers."""
-    with interprocess_lock(memory.root / ".lock"):
+    with file_lock(memory.root / ".lock", unlocked_if_unwritable=True):
         checks = [_check_log(memory, repair)]
         checks.append(_check_index(memory, repair))
     return checks

@@ -15,15 +15,13 @@ from typing import Any
 
 import attrs
 
-from nanofolks_core.api import NanofolksError
+from nanofolks_core.api import NanofolksError, file_lock, private_dir
 from nanofolks_memory_chroma.disk import (
     RepairLog,
-    interprocess_lock,
     is_damage,
     is_storage_fault,
     make_private,
     move_aside,
-    private_dir,
     sqlite_files,
     storage_advice,
 )
@@ -64,7 +62,7 @@ def open_memory(root: Path, vector_args: dict[str, Any], repairs: RepairLog) -> 
         problem = f"memory is off for this run: {storage_advice(root, exc)} ({_why(exc)})"
         return Opened(store_problem=problem, vectors_problem=problem)
     opened = Opened()
-    with interprocess_lock(root / ".lock"):
+    with file_lock(root / ".lock", unlocked_if_unwritable=True):
         log_lost = _open_store(opened, root / "memory.db", repairs)
         if opened.store is None:  # nothing could be recorded, so nothing is searched either
             opened.vectors_problem = opened.store_problem

@@ -121,3 +121,17 @@ def test_valid_config_keys_are_camel_case(tmp_path):
     )
     assert section.embedding.model == "openai/text-embedding-3-small"
     assert (section.host, section.port, section.recent_room_messages, section.min_score) == ("10.0.0.5", 8001, 10, 0.3)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"port": 0}, "memory.chroma: port must be from 1 to 65535, got 0"),
+        ({"recentRoomMessages": -1}, "memory.chroma: recentRoomMessages must be at least 0, got -1"),
+        ({"minScore": 1.5}, "memory.chroma: minScore must be from -1 to 1, got 1.5"),
+    ],
+)
+def test_out_of_range_settings_name_the_key_and_the_range(tmp_path, settings, message):
+    with pytest.raises(ConfigError) as caught:
+        build_config({"memory": {"chroma": settings}}, tmp_path / "config.json", {"memory.chroma": ChromaMemoryConfig})
+    assert message in str(caught.value)

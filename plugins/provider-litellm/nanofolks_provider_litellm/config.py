@@ -10,33 +10,11 @@ from __future__ import annotations
 
 import attrs
 
-from nanofolks_core.api import Secret
+from nanofolks_core.api import Secret, validators
 
 #: Seconds to wait for a TCP/TLS connection to the server (not configurable: a server that
 #: takes longer to accept a connection is down or unreachable).
 CONNECT_TIMEOUT = 10.0
-
-
-# The core reports a validator's error at the section ("providers.vllm: ..."), so each
-# message starts with the key as users write it.
-def _check_api_base(_inst: object, _attribute: attrs.Attribute, value: str | None) -> None:
-    if value is not None and not value.startswith(("http://", "https://")):
-        raise ValueError(f"apiBase must be an http:// or https:// URL such as http://127.0.0.1:8000/v1, got {value!r}")
-
-
-def _check_timeout(_inst: object, _attribute: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"timeout must be a number of seconds above 0, got {value!r}")
-
-
-def _check_read_timeout(_inst: object, _attribute: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"readTimeout must be a number of seconds above 0, got {value!r}")
-
-
-def _check_max_retries(_inst: object, _attribute: attrs.Attribute, value: int) -> None:
-    if not 0 <= value <= 20:
-        raise ValueError(f"maxRetries must be a whole number from 0 to 20, got {value!r}")
 
 
 @attrs.define(kw_only=True)
@@ -58,8 +36,8 @@ class ProviderConfig:
     """
 
     api_key: Secret | None = None
-    api_base: str | None = attrs.field(default=None, validator=_check_api_base)
+    api_base: str | None = attrs.field(default=None, validator=validators.http_url())
     extra_headers: dict[str, str] = attrs.Factory(dict)
-    timeout: float = attrs.field(default=120.0, validator=_check_timeout)
-    read_timeout: float = attrs.field(default=60.0, validator=_check_read_timeout)
-    max_retries: int = attrs.field(default=3, validator=_check_max_retries)
+    timeout: float = attrs.field(default=120.0, validator=validators.above(0))
+    read_timeout: float = attrs.field(default=60.0, validator=validators.above(0))
+    max_retries: int = attrs.field(default=3, validator=validators.between(0, 20))

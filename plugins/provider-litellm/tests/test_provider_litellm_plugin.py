@@ -119,8 +119,9 @@ def test_provider_sections_read_camel_case_keys_and_secret_references(register_p
     [
         ({"apiBse": "http://x"}, "providers.vllm.apiBse: unknown key (did you mean 'apiBase'?)"),
         ({"apiBase": "localhost:8000"}, "providers.vllm: apiBase must be an http:// or https:// URL"),
-        ({"timeout": 0}, "providers.vllm: timeout must be a number of seconds above 0, got 0"),
-        ({"maxRetries": -1}, "providers.vllm: maxRetries must be a whole number from 0 to 20, got -1"),
+        ({"apiBase": "http://"}, "providers.vllm: apiBase must be an http:// or https:// URL"),
+        ({"timeout": 0}, "providers.vllm: timeout must be above 0, got 0"),
+        ({"maxRetries": -1}, "providers.vllm: maxRetries must be from 0 to 20, got -1"),
         ({"apiKey": 42}, "providers.vllm.apiKey"),
     ],
 )

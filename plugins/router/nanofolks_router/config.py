@@ -1,4 +1,4 @@
-"""The ``routing`` config section (attrs only: imported at plugin discovery).
+"""The ``routing`` config section (attrs and ``nanofolks_core.api`` only: imported at plugin discovery).
 
 ::
 
@@ -17,29 +17,15 @@ from __future__ import annotations
 
 import attrs
 
-
-def _key(attribute: attrs.Attribute) -> str:
-    """The config file's (camelCase) spelling of a field, for error messages."""
-    head, *rest = attribute.name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
-def _not_negative(_inst: object, attribute: attrs.Attribute, value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{_key(attribute)} must be zero or more, got {value}")
-
-
-def _fraction(_inst: object, attribute: attrs.Attribute, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{_key(attribute)} must be between 0 and 1, got {value}")
+from nanofolks_core.api import validators
 
 
 @attrs.define(kw_only=True)
 class TierPrice:
     """USD per million tokens, for cost figures when the provider reports none."""
 
-    input: float = attrs.field(validator=_not_negative)
-    output: float = attrs.field(validator=_not_negative)
+    input: float = attrs.field(validator=validators.at_least(0))
+    output: float = attrs.field(validator=validators.at_least(0))
 
 
 @attrs.define(kw_only=True)
@@ -62,6 +48,6 @@ class RoutingConfig:
     enabled: bool = True
     tiers: dict[str, TierConfig] = attrs.Factory(dict)
     sticky: bool = True
-    sticky_minutes: int = attrs.field(default=60, validator=_not_negative)
+    sticky_minutes: int = attrs.field(default=60, validator=validators.at_least(0))
     layer2: bool = True
-    confidence_threshold: float = attrs.field(default=0.6, validator=_fraction)
+    confidence_threshold: float = attrs.field(default=0.6, validator=validators.between(0, 1))

@@ -8,16 +8,14 @@ crash loses at most the last few rows, never corrupts the file).
 
 Routing data is a help, never a requirement. Creating the schema runs under an inter-process
 lock (``routing/.lock``), so processes starting together on a fresh data folder do not race.
-A damaged database is renamed to ``routing.db.damaged-<time>`` (never deleted) and a new one
+A damaged database is renamed to ``routing.db.damaged-<UTC time>`` (never deleted) and a new one
 started, with a one-line warning; the folder is 0700 and its files 0600.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -27,7 +25,7 @@ from pathlib import Path
 
 import attrs
 
-from nanofolks_core.api import NanofolksError
+from nanofolks_core.api import NanofolksError, file_lock, move_aside, private_dir, private_file
 
 log = logging.getLogger("nanofolks.router")
 _DAMAGE_WORDS = ("malformed", "not a database", "file is encrypted", "corrupt")
@@ -110,23 +108,13 @@ class RoutingStore:
         #: Damaged files moved aside by this store, as (original, new name); for ``doctor``.
         self.moved_aside: list[tuple[Path, Path]] = []
 
-    @contextmanager
-    def _folder_lock(self) -> Iterator[None]:
+    def _folder_lock(self) -> contextlib.AbstractContextManager[None]:
         # Between processes; a folder we cannot write gets no lock (and no writer to race with).
-        try:
-            fd = os.open(self.path.parent / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError:
-            yield
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return file_lock(self.path.parent / ".lock", unlocked_if_unwritable=True)
 
     def _open(self) -> sqlite3.Connection:
         # Created 0600 before SQLite sees it: its -wal and -shm files copy the database's mode.
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        private_file(self.path)
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         try:
             conn.execute("PRAGMA busy_timeout=30000")
@@ -141,7 +129,7 @@ class RoutingStore:
         return conn
 
     def _open_or_recover(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path.parent)
         with self._folder_lock():
             try:
                 conn = self._open()
@@ -153,18 +141,15 @@ class RoutingStore:
         return conn
 
     def _replace_damaged(self, why: str) -> sqlite3.Connection:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        moved = []
-        for path in _companions(self.path):
-            if path.exists():
-                target = path.with_name(f"{path.name}.damaged-{stamp}")
-                path.rename(target)
-                moved.append((path, target))
+        moved = [(path, move_aside(path)) for path in _companions(self.path) if path.exists()]
         self.moved_aside += moved
         new_name = moved[0][1].name if moved else "(gone)"
         log.warning(
             "routing: %s was damaged (%s); moved it to %s and started a new one (sticky room tiers and "
-            "cost analytics start over; routing itself is not affected).", self.path, why, new_name,
+            "cost analytics start over; routing itself is not affected).",
+            self.path,
+            why,
+            new_name,
         )
         return self._open()
 
@@ -210,7 +195,6 @@ class RoutingStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
 
     # -- sticky tiers --------------------------------------------------------------------
 

@@ -8,9 +8,12 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from nanofolks_router import plugin
+from nanofolks_router.config import RoutingConfig
 
 from nanofolks_core.api import Router, Services
+from nanofolks_core.testing import ConfigError, build_config
 
 
 def test_discovery_imports_nothing_heavy(tmp_path):
@@ -58,3 +61,17 @@ def test_the_factory_builds_a_tier_router_with_the_cores_arguments(register_plug
     decision = asyncio.run(router.route("Hello", room="general", default_model=None, ask=ask))
     assert (decision.tier, decision.model, decision.layer) == ("simple", "vllm/small", 1)
     router.close()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"stickyMinutes": -5}, "routing: stickyMinutes must be at least 0, got -5"),
+        ({"confidenceThreshold": 1.5}, "routing: confidenceThreshold must be from 0 to 1, got 1.5"),
+        ({"tiers": {"simple": {"price": {"input": -1, "output": 0}}}}, "input must be at least 0, got -1"),
+    ],
+)
+def test_out_of_range_settings_name_the_key_and_the_range(tmp_path, settings, message):
+    with pytest.raises(ConfigError) as caught:
+        build_config({"routing": settings}, tmp_path / "config.json", {"routing": RoutingConfig})
+    assert message in str(caught.value)

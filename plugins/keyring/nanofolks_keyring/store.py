@@ -12,21 +12,19 @@ the environment variable ``NANOFOLKS_SECRET_<NAME>`` (containers, CI).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
-from nanofolks_core.api import SecretUnavailable
+from nanofolks_core.api import SecretUnavailable, atomic_write_text, file_lock, private_dir
 
 #: The keyring "service" every nanofolks secret is filed under.
 SERVICE = "nanofolks"
 
 _warned: set[str] = set()
-_lock = threading.Lock()
 
 
 class KeyringStore:
@@ -98,7 +96,7 @@ class KeyringStore:
                 self._forget_in_file(name)
                 self._update_index(add=name)
                 return
-        with _lock:
+        with self._locked():
             secrets = self._read_file()
             secrets[name] = value
             _write_private(self.file, secrets)
@@ -125,6 +123,12 @@ class KeyringStore:
 
     # -- files ---------------------------------------------------------------------------------
 
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        # Every change reads, edits and rewrites a whole file: one writer at a time, across
+        # threads and processes (two `secrets set` at once would otherwise drop one name).
+        private_dir(self.folder)
+        return file_lock(self.folder / ".lock")
+
     def _read_file(self) -> dict[str, str]:
         data = self._read_json(self.file, {})
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
@@ -140,7 +144,7 @@ class KeyringStore:
             ) from None
 
     def _forget_in_file(self, name: str) -> bool:
-        with _lock:
+        with self._locked():
             secrets = self._read_file()
             if name not in secrets:
                 return False
@@ -149,7 +153,7 @@ class KeyringStore:
             return True
 
     def _update_index(self, *, add: str | None = None, remove: str | None = None) -> None:
-        with _lock:
+        with self._locked():
             names = set(self._read_json(self.index, []))
             if add:
                 names.add(add)
@@ -193,15 +197,4 @@ def _real_backend() -> Any:
 
 def _write_private(path: Path, data: Any) -> None:
     """Write JSON readable by the owner only, atomically (a crash leaves the old file)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp creates 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(data, indent=1))

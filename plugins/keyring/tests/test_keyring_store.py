@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -125,3 +127,29 @@ def test_a_name_no_store_holds_is_read_from_the_environment(tmp_path, backend, m
     store.set("github-token", "from-the-store")
     assert store.get("github-token") == "from-the-store"
     assert store.get("absent") is None
+
+
+def test_processes_setting_secrets_at_once_lose_none(tmp_path):
+    # Each `secrets set` reads, changes and rewrites secrets.json: without a lock between
+    # processes, one process's write would drop what another added meanwhile.
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from nanofolks_core.api import Services\n"
+        "from nanofolks_keyring.store import KeyringStore\n"
+        "store = KeyringStore(services=Services(plugin='keyring', data_root=Path(sys.argv[1])))\n"
+        "for i in range(15):\n"
+        "    store.set(f'{sys.argv[2]}-{i}', f'value-{sys.argv[2]}-{i}')\n"
+    )
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), f"p{n}"], env=env, stderr=subprocess.PIPE)
+        for n in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    store = make_store(tmp_path)
+    wanted = {f"p{n}-{i}" for n in range(4) for i in range(15)}
+    assert set(store.names()) == wanted
+    assert all(store.get(name) == f"value-{name}" for name in wanted)

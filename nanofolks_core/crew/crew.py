@@ -69,6 +69,7 @@ class Crew:
         router: Any = None,
         tools: dict[str, Any] | None = None,
         warnings: tuple[str, ...] = (),
+        skills_section: str = "",
     ) -> None:
         self.host = host
         self.config = config
@@ -107,6 +108,7 @@ class Crew:
             check_tool_call=functools.partial(host.first, "nanofolks_tool_call_check"),
             record_route=router.record if router is not None else None,
             tool_outputs=self.tool_outputs,
+            skills_section=skills_section,
         )
 
     @property
@@ -126,6 +128,7 @@ class Crew:
         """The crew for ``app``'s config, plugins and stores."""
         from nanofolks_core.crew.team import resolve_team
         from nanofolks_core.security.references import ReferenceGuard
+        from nanofolks_core.skills.tool import crew_skills_section
         from nanofolks_core.tools.runtime import build_tool
 
         config = app.config
@@ -158,6 +161,8 @@ class Crew:
             memory_factory=lambda: app.memory,
             router=app.router,
             tools=tools,
+            # Names and descriptions of the skills that may load; read_skill reads one on demand.
+            skills_section=crew_skills_section(app, workspace, warnings),
             warnings=tuple(warnings),
         )
 

@@ -73,7 +73,8 @@ class TurnServices:
     tool (``.offered_to(role)``, ``.schema``, ``await .call(arguments, context)``, which never
     raises); ``check_tool_call(call, context)`` returns a deny reason or None (the
     ``nanofolks_tool_call_check`` hook); ``record_route(request, response)`` feeds the router's
-    analytics; ``tool_outputs`` keeps large tool outputs by reference (may be None).
+    analytics; ``tool_outputs`` keeps large tool outputs by reference (may be None);
+    ``skills_section`` lists the skills a bot may read with ``read_skill`` ("" without any).
     """
 
     llm: Any
@@ -88,3 +89,4 @@ class TurnServices:
     check_tool_call: Callable[..., str | None]
     record_route: Callable[[Any, Any], None] | None = None
     tool_outputs: Any = None
+    skills_section: str = ""

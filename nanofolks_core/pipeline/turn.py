@@ -110,6 +110,8 @@ class Turn:
                 extra.append("## Earlier in this room (summary)\n" + "\n\n".join(self.summaries))
             if self.memory_section:
                 extra.append(self.memory_section)
+            if services.skills_section and "read_skill" in self.tool_names(bot, delegated=delegated):
+                extra.append(services.skills_section)
             self._prompts[key] = system_prompt(
                 self._identities[bot, delegated],
                 team=services.team,

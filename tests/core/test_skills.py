@@ -199,6 +199,17 @@ def test_a_damaged_approvals_file_is_moved_aside_and_nothing_stays_approved(tmp_
     assert statuses(catalog)["net"] == ("Medium", "approved")
 
 
+def test_a_skill_whose_programs_are_missing_is_listed_but_not_offered(tmp_path, ws):
+    folder = ws / "skills" / "tooly"
+    folder.mkdir()
+    (folder / "SKILL.md").write_text("---\nname: tooly\ndescription: d\nrequires: [no-such-program-xyz, sh]\n---\n")
+    catalog = catalog_for(tmp_path, ws, CountingScanner())
+    entry = catalog.entry(catalog.find("tooly"))
+    assert entry.status is Status.LOADED and entry.missing == ("no-such-program-xyz",)
+    assert "needs no-such-program-xyz on PATH" in entry.note
+    assert "tooly" not in [e.name for e in catalog.loadable()]
+
+
 # -- progressive loading ---------------------------------------------------------------------------
 
 
@@ -239,6 +250,24 @@ def test_read_skill_is_a_core_tool_offered_to_every_bot(plugin_host):
     spec = plugin_host.build_registry().get("tool", "read_skill")
     tool = build_tool(spec, None, Services(plugin="core", data_root=Path("/nonexistent")))
     assert tool.offered_to("creative") and set(tool.schema["function"]["parameters"]["required"]) == {"name"}
+
+
+def test_a_chat_turn_lists_usable_skills_and_the_bot_reads_one_with_read_skill(chat, llm_server, nanofolks_home):
+    from nanofolks_core.testing.llm_server import Reply, ToolCall
+
+    skills = nanofolks_home / "workspace" / "skills"
+    write_skill(skills / "haiku", "haiku", "Write haiku in 5-7-5.", extra="Count syllables twice.\n")
+    write_skill(skills / "unapproved", "unapproved", "Waits for approval.")
+    catalog_for(nanofolks_home, nanofolks_home / "workspace", None).approve("haiku")
+    llm_server.push(Reply(tool_calls=[ToolCall("read_skill", {"name": "haiku"})]), "An old silent pond")
+    turn = chat("write a haiku")
+    assert turn.text == "An old silent pond"
+    first, second = llm_server.requests[:2]
+    system = first["messages"][0]["content"]
+    assert "## Skills\n" in system and "- haiku: Write haiku in 5-7-5." in system and "unapproved" not in system
+    assert any(t["function"]["name"] == "read_skill" for t in first["tools"])
+    tool_result = [m for m in second["messages"] if m["role"] == "tool"][-1]["content"]
+    assert "Count syllables twice." in tool_result
 
 
 # -- the CLI without a scanner (a real process, only the core loaded) ------------------------------

@@ -12,6 +12,7 @@ Ctrl-C exits 130.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import click
 
 from nanofolks_core.app import App
 from nanofolks_core.cli.chat_output import ReplyPrinter, WaitCounter, print_turn_json
+from nanofolks_core.cli.interrupts import keep_sigint_on_main_thread, sigint_deferred
 from nanofolks_core.errors import NanofolksError, UsageError
 from nanofolks_core.messages import InboundMessage
 from nanofolks_core.text import clean_text, decode_bytes, for_terminal
@@ -153,6 +155,11 @@ def _run(app: App, message: str | None, room: str, stream: bool, as_json: bool) 
     # SIGINT into cancelling its task and then raises KeyboardInterrupt, which we catch per turn.
     with asyncio.Runner() as runner:
         crew = runner.run(_open_crew(app))
+        if message is None and sys.stdin.isatty():
+            # Memory starts native threads (chromadb, numpy); opened here they leave Ctrl-C at the
+            # prompt to the main thread (see cli/interrupts.py). A failure is the turn's to report.
+            with sigint_deferred(), contextlib.suppress(Exception):
+                crew.memory  # noqa: B018 - built for its side effect
         try:
             for warning in crew.warnings:
                 click.echo(f"warning: {for_terminal(warning)}", err=True)
@@ -206,6 +213,7 @@ def chat(
         if not message.strip():
             raise UsageError("the message is empty; write something after -m")
     app.rooms.get(room)  # a clear error for an unknown room before anything else
+    keep_sigint_on_main_thread()  # before the crew starts any worker thread
     failures = _run(app, message, room, stream=not no_stream and not as_json, as_json=as_json)
     if failures:
         ctx.exit(1)

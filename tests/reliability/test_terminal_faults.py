@@ -237,6 +237,16 @@ class Terminal:
     def interrupt(self) -> None:
         self.proc.send_signal(signal.SIGINT)
 
+    def interrupt_at_prompt(self) -> None:
+        """Ctrl-C at the prompt, as a person would press it: not within microseconds of it appearing.
+
+        The prompt is on screen before readline has set the terminal up and begun waiting for
+        keys; a SIGINT landing in that gap (it interrupts the prompt's own write) is seen by
+        CPython only at the next key press. No person can hit that gap; a test can.
+        """
+        time.sleep(0.5)
+        self.interrupt()
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -261,7 +271,7 @@ def test_ctrl_c_in_interactive_chat_cancels_the_turn_then_leaves_on_the_second(t
     term = terminal(["chat"])
     term.read_until(r"\[general\] you> ")
     # At an idle prompt: a fresh prompt, the session goes on.
-    term.interrupt()
+    term.interrupt_at_prompt()
     term.read_until(r"Ctrl-C again or Ctrl-D to leave\)\s*\r?\n.*\[general\] you> ")
     assert term.proc.poll() is None
     # During a reply: that turn is cancelled, the wait counter was showing, back to the prompt.
@@ -276,9 +286,9 @@ def test_ctrl_c_in_interactive_chat_cancels_the_turn_then_leaves_on_the_second(t
     term.type("still there?\n")
     term.read_until(r"\[test-model\] still there\?[\s\S]*\[general\] you> ")
     # Two Ctrl-C in a row at the prompt leave, with the interrupt's exit status.
-    term.interrupt()
+    term.interrupt_at_prompt()
     term.read_until(r"Ctrl-C again")
-    term.interrupt()
+    term.interrupt_at_prompt()
     assert term.proc.wait(timeout=15) == 130
     assert "Traceback" not in term.screen
 
@@ -335,3 +345,18 @@ def test_an_endless_unterminated_sequence_is_not_held_forever():
     assert stream.feed("ok \x1b]52;c;") == "ok "
     printed = stream.feed("A" * (MAX_HELD_BACK + 10))
     assert printed == "" and stream.feed("tail") == "tail"  # the oversized sequence was dropped
+
+
+def test_worker_threads_never_take_ctrl_c_from_the_prompt():
+    """A SIGINT delivered to a worker thread would leave input() asleep until Enter (row 16)."""
+    import threading
+
+    from nanofolks_core.cli.interrupts import keep_sigint_on_main_thread
+
+    keep_sigint_on_main_thread()
+    seen: list[set] = []
+    worker = threading.Thread(target=lambda: seen.append(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+    worker.start()
+    worker.join()
+    assert signal.SIGINT in seen[0]
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # the main thread still gets it

@@ -66,11 +66,21 @@ def crc32_token(token: str, prefix_length: int) -> bool:
 
 
 def github_classic(token: str) -> bool:
-    return crc32_token(token, 4)
+    return _prefixed_token(token)
 
 
 def npm_token(token: str) -> bool:
-    return crc32_token(token, 4)
+    return _prefixed_token(token)
+
+
+def _prefixed_token(token: str) -> bool:
+    """A valid checksum settles it; a random body after the vendor prefix is masked all the same.
+
+    A token whose checksum does not match is still most likely a credential (mistyped, revoked,
+    or made up for a test): hiding it costs nothing, letting it through could cost the key.
+    Placeholders (``ghp_xxxx...``, sequential characters) fail :func:`looks_random` and stay.
+    """
+    return crc32_token(token, 4) or looks_random(token[4:])
 
 
 def _b64json(part: str) -> object:

@@ -89,15 +89,21 @@ class EventCall:
         result, error = value, None
         wrappers = [impl for impl in impls if impl.wrapper or impl.hookwrapper]
         for impl in wrappers:
-            gen = self._start_wrapper(impl, kwargs)
+            try:
+                gen = self._start_wrapper(impl, kwargs)
+            except LLMCallDenied as exc:  # a wrapper may deny before its yield, like a plain hook
+                error = exc
+                break
             if gen is not None:
                 started.append((impl, gen))
-        try:
-            result = self._run_plain([impl for impl in impls if impl not in wrappers], kwargs, value)
-        except LLMCallDenied as exc:
-            error = exc
+        if error is None:
+            try:
+                result = self._run_plain([impl for impl in impls if impl not in wrappers], kwargs, value)
+            except LLMCallDenied as exc:
+                error = exc
         for impl, gen in reversed(started):
             if not self._alive(impl.plugin_name):
+                _close_quietly(gen)  # switched off mid-call: its finally blocks still run
                 continue
             result, error = self._finish_wrapper(impl, gen, result, error, value)
         if error is not None:
@@ -142,6 +148,8 @@ class EventCall:
         try:
             gen = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
             next(gen)
+        except LLMCallDenied:
+            raise
         except StopIteration:
             self._fail(impl, f"{self.hook_name} wrapper returned without yielding", None)
             return None
@@ -170,7 +178,7 @@ class EventCall:
                 return (result if new_result is None and not self.firstresult else new_result), new_error
             if not self._keep(impl, stop.value, result):
                 return result, error
-            if stop.value is None and not self.firstresult:
+            if stop.value is None:  # a bare yield keeps the result (a deny reason included)
                 return result, None
             return stop.value, None
         except LLMCallDenied as exc:
@@ -198,3 +206,10 @@ def where(exc: BaseException) -> str:
         return ""
     frame = frames[-1]
     return f" ({os.path.basename(frame.filename)}:{frame.lineno})"
+
+
+def _close_quietly(gen: Any) -> None:
+    try:
+        gen.close()
+    except Exception:  # noqa: BLE001 - the plugin is already switched off; its cleanup must not stop the call
+        return

@@ -161,6 +161,51 @@ def test_llm_call_denied_stops_the_call_and_passes_through_wrappers():
     assert host.records["deny"].state == ENABLED  # denying is not a failure
 
 
+def test_a_wrapper_denying_before_its_yield_stops_the_call_and_stays_enabled():
+    seen = []
+
+    class DenyingWrapper:
+        @hookimpl(wrapper=True)
+        def nanofolks_before_llm_call(self, request):
+            raise LLMCallDenied("blocked by policy")
+            yield  # pragma: no cover - never reached
+
+    class Outer:
+        @hookimpl(wrapper=True, tryfirst=True)
+        def nanofolks_before_llm_call(self, request):
+            try:
+                return (yield)
+            except LLMCallDenied as exc:
+                seen.append(str(exc))
+                raise
+
+    class Inner:
+        @hookimpl
+        def nanofolks_before_llm_call(self, request):
+            seen.append("inner ran")
+
+    host = _host(inner=Inner(), outer=Outer(), deny=DenyingWrapper())
+    with pytest.raises(LLMCallDenied, match="blocked by policy"):
+        host.pipe("nanofolks_before_llm_call", "request", _request())
+    assert seen == ["blocked by policy"]  # the plain hook never ran; the started wrapper saw the denial
+    assert host.records["deny"].state == ENABLED
+
+
+def test_a_wrapper_with_a_bare_yield_keeps_another_plugins_deny_reason():
+    class Deny:
+        @hookimpl
+        def nanofolks_tool_call_check(self, call, context):
+            return "not allowed"
+
+    class Careless:
+        @hookimpl(wrapper=True)
+        def nanofolks_tool_call_check(self, call, context):
+            yield
+
+    host = _host(deny=Deny(), careless=Careless())
+    assert host.first("nanofolks_tool_call_check", call=ToolCall(id="1", name="x"), context={}) == "not allowed"
+
+
 def test_firstresult_stops_at_the_first_answer_in_pluggy_order():
     calls = []
 

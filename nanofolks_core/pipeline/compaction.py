@@ -180,8 +180,11 @@ class Compaction:
                     metadata={"room": room, "purpose": "compaction"},
                 )
             )
-            text = response.content.strip()
+            text = response.content.strip() or text
         turn.llm_seconds += time.perf_counter() - started
+        if not text:
+            # An empty summary would silently drop the folded turns from the model's view.
+            raise NanofolksError(f"the model {turn.model} answered the summary request with no text")
         last = old[-1]
         covers = sum(1 for m in full[: next(i for i, m in enumerate(full) if m.id == last.id) + 1] if not is_summary(m))
         summary = SessionMessage(

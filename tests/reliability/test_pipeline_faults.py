@@ -205,6 +205,22 @@ def test_a_failing_summary_request_costs_a_warning_not_the_answer(make_crew, llm
     assert [m.content for m in crew.sessions.read("general") if m.role == "user"] == lines
 
 
+def test_an_empty_summary_is_not_stored_and_costs_a_warning(make_crew, llm_server):
+    crew = make_crew({"contextWindow": 2048, "maxTokens": 256})
+
+    def handler(request):
+        if request["messages"][0]["content"].startswith("You write faithful"):
+            return "   "
+        return "noted"
+
+    llm_server.handler = handler
+    lines = [f"Part {i}: " + " ".join(f"pier-{i}-{j}" for j in range(60)) for i in range(10)]
+    results = [ask(crew, line) for line in lines]
+    assert all(r.replies[0].text == "noted" for r in results)
+    assert any(any("no text" in w for w in r.warnings) for r in results)
+    assert not [m for m in crew.sessions.read("general") if m.meta.get("summary")]
+
+
 # -- rows 5 and 9: text in, text out -----------------------------------------------------------
 
 

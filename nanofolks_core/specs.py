@@ -231,7 +231,7 @@ class ToolSpec(RuntimeSpec):
     ``factory`` names a plain function (its signature and docstring are the schema) or a
     class built as ``cls(spec=, config=, services=)``; see :mod:`nanofolks_core.tools`.
     ``roles``: ``("*",)`` (the default) offers the tool to every bot; otherwise the crew roles
-    it is offered to. A role also gets the tools its own definition lists (``crew/roles.py``).
+    it is offered to. It alone decides which bots get the tool, whatever the tool's name.
     """
 
     kind: ClassVar[str] = "tool"

@@ -17,9 +17,10 @@ from nanofolks_core.errors import UsageError
 class Role:
     """One crew role.
 
-    ``mentions`` are the ``@names`` that reach it besides team character names; ``tools``
-    the tool names it may call; ``delegate_when`` tells the Leader when to hand work over;
-    ``keywords`` are the words in a message that suggest this role (see :func:`suggest_specialists`).
+    ``mentions`` are the ``@names`` that reach it besides team character names; ``delegate_when``
+    tells the Leader when to hand work over; ``keywords`` are the words in a message that suggest
+    this role (see :func:`suggest_specialists`). Which tools a role is offered is up to each tool's
+    ``ToolSpec.roles``, plus the Leader's ``delegate`` (``nanofolks_core.pipeline.tool_calls``).
     """
 
     name: str
@@ -27,7 +28,6 @@ class Role:
     mentions: tuple[str, ...] = attrs.field(converter=tuple)
     domain: str
     good_at: tuple[str, ...] = attrs.field(converter=tuple)
-    tools: tuple[str, ...] = attrs.field(converter=tuple)
     instructions: str
     delegate_when: str = ""
     keywords: tuple[str, ...] = attrs.field(default=(), converter=tuple)
@@ -57,7 +57,6 @@ _ROLE_LIST = (
             "making the call when options conflict",
             "merging the crew's work into one answer",
         ),
-        tools=("delegate", "memory_search", "web_search", "read_file", "list_files"),
         instructions=(
             "Answer simple requests yourself. Delegate work that needs a specialist with a clear brief "
             "(goal, inputs, what done looks like), then combine the results into one reply. "
@@ -80,7 +79,6 @@ _ROLE_LIST = (
             "market and competitor analysis",
             "summarising long material",
         ),
-        tools=("web_search", "read_file", "list_files", "memory_search"),
         instructions=(
             "Say where each fact comes from and flag what is uncertain or may be out of date; prefer "
             "primary sources. Keep findings apart from opinion. Lead with the answer, details after."
@@ -103,7 +101,6 @@ _ROLE_LIST = (
             "reading unfamiliar codebases",
             "scripts, automation and APIs",
         ),
-        tools=("read_file", "list_files", "write_file", "run_shell", "web_search", "memory_search"),
         instructions=(
             "Read the existing code before changing it. Make the smallest change that works, run or "
             "test it when you can, and show exact commands. Code goes in fenced blocks; say plainly "
@@ -127,7 +124,6 @@ _ROLE_LIST = (
             "matching tone to audience and platform",
             "spotting how a message could be misread",
         ),
-        tools=("web_search", "memory_search", "read_file"),
         instructions=(
             "Write for the platform (length limits, hashtags only where they help) and offer an "
             "alternative tone when useful. You draft; the user publishes: never post or send on their "
@@ -151,7 +147,6 @@ _ROLE_LIST = (
             "stories, scripts and lyrics",
             "visual and brand direction",
         ),
-        tools=("web_search", "memory_search", "write_file"),
         instructions=(
             "Offer several distinct options, not one, and say which you would pick and why. Respect the "
             "brief's audience, tone and length. Describe visuals so a designer or image tool can use them."
@@ -174,7 +169,6 @@ _ROLE_LIST = (
             "security, privacy and compliance checks",
             "verifying claims and numbers",
         ),
-        tools=("read_file", "list_files", "run_shell", "web_search", "memory_search"),
         instructions=(
             "Check against a stated standard: requirements, tests, law or the user's brief. List findings "
             "by severity, each with evidence and a concrete fix; say what you did not check. Approve "

@@ -7,11 +7,19 @@ bot's identity, which builds on the loaded team.
 from __future__ import annotations
 
 from nanofolks_core.crew.identity import compose_identity
-from nanofolks_core.crew.roles import ROLE_MENTIONS, ROLE_ORDER, ROLES
+from nanofolks_core.crew.roles import LEADER, ROLE_MENTIONS, ROLE_ORDER, ROLES
 from nanofolks_core.crew.team import Team, slugify
 
 #: Aim for each bot's composed identity to stay below this many characters.
 IDENTITY_BUDGET = 2500
+
+#: The built-in tools' names (nanofolks_core/builtins/core.py): the size check leaves room for a
+#: tools line listing all of them (installed plugins may add more; a team cannot know which).
+_BUILTIN_TOOLS = ("read_file", "list_files", "write_file", "read_tool_output", "read_skill")
+
+
+def _budget_tools(role: str) -> tuple[str, ...]:
+    return ("delegate", *_BUILTIN_TOOLS) if role == LEADER else _BUILTIN_TOOLS
 
 
 def validate_team(team: Team) -> list[str]:
@@ -37,7 +45,7 @@ def validate_team(team: Team) -> list[str]:
         own = [alias for alias, target in mentions.items() if target == role and alias not in ROLES[role].mentions]
         if not own and slugify(character.name) not in ROLE_MENTIONS:
             problems.append(f"{role} ({character.name}) cannot be reached by @name: pick a more distinct name")
-        size = len(compose_identity(role, team, None, tools=ROLES[role].tools))  # the most a role may be offered
+        size = len(compose_identity(role, team, None, tools=_budget_tools(role)))
         if size > IDENTITY_BUDGET:
             problems.append(
                 f"{role} ({character.name}): composed identity is {size} characters, over the "

@@ -18,11 +18,24 @@ def test_six_roles_leader_first_each_with_substance():
     assert ROLES[LEADER].mentions == ("leader", "nanofolks")
 
 
-def test_only_the_leader_may_delegate_and_every_role_has_its_tools():
-    assert [name for name, role in ROLES.items() if "delegate" in role.tools] == ["leader"]
-    assert {"write_file", "run_shell"} <= set(ROLES["coder"].tools)
-    assert "web_search" in ROLES["researcher"].tools
-    assert "run_shell" not in ROLES["social"].tools  # a writer has no business running commands
+def test_only_the_leader_may_delegate_and_the_built_in_tools_reach_their_roles(register_plugin):
+    from nanofolks_core.builtins import core as core_plugin
+    from nanofolks_core.pipeline.tool_calls import may_delegate
+
+    assert [name for name in ROLE_ORDER if may_delegate(name)] == ["leader"]
+    registry = register_plugin(core_plugin, "core")
+    everyone = ["read_tool_output", "read_skill"]
+    expected = {
+        "leader": ["read_file", "list_files", *everyone],
+        "researcher": ["read_file", "list_files", *everyone],
+        "coder": ["read_file", "list_files", "write_file", *everyone],
+        "social": ["read_file", *everyone],  # a writer has no business writing files or listing folders
+        "creative": ["write_file", *everyone],
+        "auditor": ["read_file", "list_files", *everyone],
+    }
+    names = ["read_file", "list_files", "write_file", *everyone]
+    offered = {role: [n for n in names if registry.get("tool", n).offered_to(role)] for role in ROLE_ORDER}
+    assert offered == expected
 
 
 @pytest.mark.parametrize(

@@ -278,6 +278,43 @@ def test_roles_default_to_every_bot(services):
     assert only.offered_to("coder") and not only.offered_to("leader")
 
 
+def test_a_plugin_tool_named_like_a_role_tool_reaches_only_its_roles(
+    nanofolks_home, plugin_host, register_plugin, llm_server
+):
+    """``ToolSpec.roles`` alone decides: a tool called ``web_search`` for the coder is no one else's."""
+    from nanofolks_core.api import InboundMessage, hookimpl
+    from nanofolks_core.app import App
+    from nanofolks_core.builtins import core as core_plugin
+    from nanofolks_core.crew import ROLE_ORDER, Crew
+    from nanofolks_core.pipeline.tool_calls import offered_tools
+    from nanofolks_core.testing import provider as test_provider
+
+    class Search:
+        @hookimpl
+        def nanofolks_register_tools(self, register):
+            register(spec("web_search", "word_count", roles=("coder",)))
+
+    register_plugin(core_plugin, "core")
+    register_plugin(test_provider, "test-provider")
+    register_plugin(Search(), "search")
+    config = {
+        "agents": {"defaults": {"model": "local/test-model"}},
+        "providers": {"local": {"apiBase": llm_server.base_url}},
+    }
+    (nanofolks_home / "config.json").write_text(json.dumps(config))
+    crew = Crew.from_app(App(host=plugin_host))
+    assert [role for role in ROLE_ORDER if "web_search" in [t.name for t in offered_tools(crew.tools, role)]] == [
+        "coder"
+    ]
+    for bot in ROLE_ORDER:
+        asyncio.run(crew.handle(InboundMessage(text=f"@{bot} hello", room="general")))
+    for bot, request in zip(ROLE_ORDER, llm_server.requests, strict=True):
+        offered = [tool["function"]["name"] for tool in request.get("tools", [])]
+        listed = request["messages"][0]["content"].split("Tools: ", 1)[1].split(".\n", 1)[0]
+        assert ("web_search" in offered) == (bot == "coder"), (bot, offered)
+        assert ("web_search" in listed) == (bot == "coder"), (bot, listed)
+
+
 def test_empty_or_unknown_roles_are_refused_with_a_clear_message():
     with pytest.raises(ValueError, match=r"roles is empty, so no bot would be offered it"):
         spec("word_count", roles=())

@@ -22,7 +22,6 @@ from nanofolks_core.pipeline.records import BotReply, CrewEvent, EventSink, Turn
 from nanofolks_core.pipeline.tool_calls import (
     DELEGATE,
     DELEGATE_TOOL,
-    call_tool,
     clip,
     ensure_workspace,
     may_delegate,
@@ -31,8 +30,8 @@ from nanofolks_core.pipeline.tool_calls import (
 from nanofolks_core.text import TerminalStream, clean_text, for_terminal
 
 if TYPE_CHECKING:
+    from nanofolks_core.contracts import RouteDecision
     from nanofolks_core.pipeline.intent import Intent
-    from nanofolks_core.routing import RouteDecision
 
 log = logging.getLogger("nanofolks.pipeline")
 
@@ -239,8 +238,9 @@ class Turn:
         if call.name == DELEGATE and may_delegate and bot == LEADER:
             result = await self._delegate(call.arguments)
         elif call.name in tools:
-            result = ensure_workspace(services.workspace) or await call_tool(
-                tools[call.name], call.arguments, self._tool_context(bot)
+            # A bound tool's call never raises: a failure is an "error: ..." result, masked like any output.
+            result = ensure_workspace(services.workspace) or await tools[call.name].call(
+                call.arguments, self._tool_context(bot)
             )
             # Scanned before the tool-output store keeps it: a large output may hold credentials too.
             result = self._shrink(services.sanitize(clean_text(result)), bot, call.name)

@@ -68,12 +68,16 @@ class BoundTool:
         return self.spec.offered_to(role)
 
     async def call(self, arguments: Mapping[str, Any] | None, context: ToolContext) -> str:
-        """Run the tool; the result as text, or ``error: <Type>: <message>`` if it raised."""
-        if context.services is not self.services:
-            context = attrs.evolve(context, services=self.services)
+        """Run the tool; the result as text, or ``error: <Type>: <message>`` if it raised.
+
+        Never raises but ``CancelledError``: whatever the tool (or its result, or its exception)
+        does, the model gets a string and the turn goes on.
+        """
         started = time.perf_counter()
         hide = _as_is  # after resolving {{references}}: turns their values back into {{name}}
         try:
+            if context.services is not self.services:
+                context = attrs.evolve(context, services=self.services)
             if arguments is None:
                 arguments = {}
             if not isinstance(arguments, Mapping):
@@ -83,16 +87,23 @@ class BoundTool:
             result = self._invoke(arguments, context)
             if inspect.isawaitable(result):
                 result = await result
-            text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
+            text = hide(result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - tools are plugin code: the model gets the error, the turn goes on
-            message = hide(" ".join(str(exc).split()) or "(no message)")
-            self.services.log.warning("tool %s failed: %s: %s", self.name, type(exc).__name__, message)
-            self.services.log.debug("tool %s traceback", self.name, exc_info=True)
-            return f"error: {type(exc).__name__}: {message}"
+            return self._error(exc, hide)
         self.services.log.debug("tool %s took %.1f ms", self.name, (time.perf_counter() - started) * 1000)
-        return hide(text)
+        return text
+
+    def _error(self, exc: Exception, hide: Callable[[str], str]) -> str:
+        """``error: <Type>: <message>``, logged; reading the message may itself fail (a broken ``__str__``)."""
+        try:
+            message = hide(" ".join(str(exc).split()) or "(no message)")
+        except Exception:  # noqa: BLE001 - unreadable or unmaskable: say so rather than risk a value
+            message = "(the error message could not be read)"
+        self.services.log.warning("tool %s failed: %s: %s", self.name, type(exc).__name__, message)
+        self.services.log.debug("tool %s traceback", self.name, exc_info=exc)
+        return f"error: {type(exc).__name__}: {message}"
 
 
 def _as_is(text: str) -> str:

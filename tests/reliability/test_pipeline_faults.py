@@ -254,19 +254,13 @@ def boom() -> str:
     raise KeyError("missing-thing")
 
 
-class _BrokenBound:
-    """A tool object that breaks the bound-tool promise never to raise."""
+class _Unprintable(Exception):
+    def __str__(self):
+        raise ValueError("even the message is broken")
 
-    name = "broken_bound"
-    description = "A bound tool that raises."
-    roles = ("*",)
-    schema = {"type": "function", "function": {"name": "broken_bound", "description": "x", "parameters": {}}}
 
-    def offered_to(self, role):
-        return True
-
-    async def call(self, arguments, context):
-        raise ZeroDivisionError("division by zero")
+def unprintable() -> str:
+    raise _Unprintable()
 
 
 def _add_tools(crew: Crew, services) -> None:
@@ -277,6 +271,7 @@ def _add_tools(crew: Crew, services) -> None:
     for function, parameters in (
         (word_count, {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
         (boom, {"type": "object", "properties": {}}),
+        (unprintable, {"type": "object", "properties": {}}),
     ):
         spec = ToolSpec(name=function.__name__, summary="test tool", factory=f"test_tools:{function.__name__}")
         crew.tools[spec.name] = BoundTool(
@@ -286,20 +281,23 @@ def _add_tools(crew: Crew, services) -> None:
             invoke=lambda arguments, context, function=function: function(**arguments),
             services=services,
         )
-    crew.tools["broken_bound"] = _BrokenBound()
 
 
 def test_a_tool_that_raises_anything_is_an_error_result_and_the_turn_goes_on(make_crew, llm_server, plugin_services):
     crew = make_crew()
     _add_tools(crew, plugin_services())
     llm_server.push(
-        Reply(tool_calls=[ToolCall("boom", {}), ToolCall("broken_bound", {}), ToolCall("word_count", {"text": "a b"})]),
+        Reply(tool_calls=[ToolCall("boom", {}), ToolCall("unprintable", {}), ToolCall("word_count", {"text": "a b"})]),
         "done anyway",
     )
     result = ask(crew, "try the tools")
     assert result.replies[0].text == "done anyway"
     results = [m["content"] for m in llm_server.requests[1]["messages"] if m["role"] == "tool"]
-    assert results == ["error: KeyError: 'missing-thing'", "error: ZeroDivisionError: division by zero", "2"]
+    assert results == [
+        "error: KeyError: 'missing-thing'",
+        "error: _Unprintable: (the error message could not be read)",
+        "2",
+    ]
 
 
 def test_the_system_prompt_lists_exactly_the_tools_offered(make_crew, llm_server, plugin_services):

@@ -15,11 +15,11 @@ import attrs
 from nanofolks_core.messages import Usage
 
 if TYPE_CHECKING:
+    from nanofolks_core.contracts import RouteDecision
     from nanofolks_core.crew.team import Team
     from nanofolks_core.pipeline.dispatch import Assignment
     from nanofolks_core.pipeline.intent import Intent
     from nanofolks_core.pipeline.window import ContextWindow
-    from nanofolks_core.routing import RouteDecision
 
 
 @attrs.frozen

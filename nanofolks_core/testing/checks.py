@@ -56,6 +56,10 @@ def check_team_plugin(
     from nanofolks_core.plugins import discover
 
     host = discover(env={})
+    assert entry_name in host.records, (
+        f"no installed plugin is named {entry_name!r}: install the distribution first (`pip install -e .` in its "
+        "folder) and check the entry-point name under [project.entry-points.\"nanofolks.plugins\"] in pyproject.toml"
+    )
     assert host.records[entry_name].loaded, host.records[entry_name].reason
     assert host.registry.owner("team", team_name) == entry_name
     team = load_team(host.registry.get("team", team_name))

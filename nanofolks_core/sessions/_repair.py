@@ -235,7 +235,7 @@ def repair_room(store: FileSessionStore, room: str) -> list[str]:
         head = head or store._load_head(path)
         if head.rebuilt:
             return done + store_rebuilt(store, path, head)
-        segments, bad = [], False
+        segments, bad, damaged = [], False, []
         for seg in head.segments:
             seg_path = folder / seg["file"]
             try:
@@ -253,8 +253,7 @@ def repair_room(store: FileSessionStore, room: str) -> list[str]:
                 segments.append({"file": copy.name, "count": len(intact)})
             lost = f"{len(intact)} of {seg['count']} messages kept"
             if seg_path.exists():
-                aside = atomic.move_aside(seg_path)
-                done.append(f"moved damaged {seg['file']} aside to {aside.name} ({lost}; {problem})")
+                damaged.append((seg_path, f"{lost}; {problem}"))
             else:
                 done.append(f"dropped missing {seg['file']} ({seg['count']} messages) from the room's index")
         if bad:
@@ -265,6 +264,11 @@ def repair_room(store: FileSessionStore, room: str) -> list[str]:
             tmp = atomic.write_new_file(folder, _fs.TMP_PREFIX + "head-", ".json", data)
             atomic.replace_with(tmp, path)
             atomic.fsync_dir(folder)
+        # Only once the new head names the salvaged copies: a crash before this point leaves the
+        # damaged originals where the old head expects them, so a second repair starts over.
+        for seg_path, what in damaged:
+            aside = atomic.move_aside(seg_path)
+            done.append(f"moved damaged {seg_path.name} aside to {aside.name} ({what})")
     return done
 
 

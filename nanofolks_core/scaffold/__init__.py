@@ -9,10 +9,13 @@ A ``.tmpl`` suffix keeps the template tests and modules from being collected or 
 from __future__ import annotations
 
 import re
-from importlib import metadata, resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 #: The kinds ``plugins new`` can write, with the one-line description used in help and README.
 KINDS: dict[str, str] = {
@@ -77,6 +80,10 @@ class Names:
 
 def core_requirement() -> str:
     """The compatible range of the running core: ``>=0.1,<0.2`` before 1.0, ``>=1.2,<2`` after."""
+    # Imported here: `nanofolks --help` and `plugins list` load this module, and importlib.metadata
+    # alone costs ~20 ms of their start-up.
+    from importlib import metadata
+
     try:
         version = metadata.version("nanofolks")
     except metadata.PackageNotFoundError:  # a source checkout without metadata
@@ -114,7 +121,7 @@ def _fill(text: str, values: dict[str, str]) -> str:
     return text
 
 
-def _walk(folder: resources.abc.Traversable, rel: str = "") -> list[tuple[str, str]]:
+def _walk(folder: Traversable, rel: str = "") -> list[tuple[str, str]]:
     files = []
     for item in sorted(folder.iterdir(), key=lambda entry: entry.name):
         path = f"{rel}/{item.name}" if rel else item.name
@@ -128,6 +135,8 @@ def _walk(folder: resources.abc.Traversable, rel: str = "") -> list[tuple[str, s
 
 def render(names: Names) -> dict[str, str]:
     """``{relative path: text}`` of the whole distribution, without touching the disk."""
+    from importlib import resources
+
     templates = resources.files(__package__) / "templates"
     values = _placeholders(names)
     out: dict[str, str] = {}

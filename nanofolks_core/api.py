@@ -19,6 +19,9 @@ import pluggy
 
 from nanofolks_core import validators  # attrs validators for config classes (light: attrs only)
 from nanofolks_core.api_version import API_VERSION
+
+# Shared by every chat-app channel (attrs only: cheap enough for an entry module).
+from nanofolks_core.channels import DEFAULT_MESSAGE_LIMIT, ChannelConfig, sender_allowed, split_message
 from nanofolks_core.specs import (
     ChannelSpec,
     CommandSpec,
@@ -144,7 +147,9 @@ __all__ = [
     "App",
     "AskLLM",
     "Channel",
+    "ChannelConfig",
     "ChannelSpec",
+    "DEFAULT_MESSAGE_LIMIT",
     "ChatMessage",
     "Check",
     "CommandSpec",
@@ -197,6 +202,8 @@ __all__ = [
     "data_root",
     "file_lock",
     "hookimpl",
+    "sender_allowed",
+    "split_message",
     "import_object",
     "mask_secrets",
     "move_aside",

@@ -105,6 +105,14 @@ class CompactionConfig:
 
 
 @attrs.define(kw_only=True)
+class GatewayConfig:
+    """``gateway``: where ``nanofolks gateway`` serves ``GET /health`` (``--port`` overrides; 0 = any free port)."""
+
+    host: str = "127.0.0.1"
+    port: int = attrs.field(default=18790, validator=validators.between(0, 65535))
+
+
+@attrs.define(kw_only=True)
 class PluginsConfig:
     """``plugins``: names switched off with ``nanofolks plugins disable``."""
 
@@ -120,6 +128,7 @@ class Config:
     memory: MemoryConfig = attrs.Factory(MemoryConfig)
     plugins: PluginsConfig = attrs.Factory(PluginsConfig)
     compaction: CompactionConfig = attrs.Factory(CompactionConfig)
+    gateway: GatewayConfig = attrs.Factory(GatewayConfig)
     team: str = "default"
     sections: dict[str, Any] = attrs.field(factory=dict, metadata={"internal": True})
     ignored: dict[str, Any] = attrs.field(factory=dict, metadata={"internal": True})

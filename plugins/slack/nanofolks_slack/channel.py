@@ -1,0 +1,237 @@
+"""The Slack channel: Socket Mode in (slack-bolt), ``chat.postMessage`` out (slack-sdk).
+
+Imported only when the gateway starts the channel. One :meth:`SlackChannel.start` is one Socket
+Mode connection: it checks both tokens, opens the websocket, hands each person's message to the
+inbox, and returns when the socket closes (the gateway restarts it with backoff), so the SDK's
+own reconnect loop is switched off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict
+from typing import Any
+
+import aiohttp
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from nanofolks_core.api import InboundMessage, NanofolksError, OutboundMessage
+from nanofolks_slack.plugin import SlackConfig
+
+SLACK_API = "https://slack.com/api"
+#: Seconds to open the websocket before start() gives up (the SDK alone would retry forever).
+CONNECT_TIMEOUT = 30
+# Message subtypes that are still a person writing to the crew; every other subtype
+# (message_changed, message_deleted, channel_join, bot_message ...) is not a new message.
+PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+# Events remembered for de-duplication: a channel mention arrives as `message` and `app_mention`.
+SEEN_EVENTS = 1000
+
+
+class SlackSetupError(NanofolksError):
+    """A token is missing or Slack rejected it; the message names the config key and the fix."""
+
+
+def escape(text: str) -> str:
+    """Text shown literally by Slack: ``&``, ``<`` and ``>`` escaped, as Slack's API asks."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """The text a person typed, from Slack's escaped form."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class SlackChannel:
+    """Built by the gateway as ``SlackChannel(spec=, config=, services=)``.
+
+    Replies go to the conversation (``chat_id`` = Slack channel id) and, when the person wrote in
+    a thread, into that thread. Slack shows no typing indicator for bots over the Web API, so
+    there is no ``typing`` method (a reaction would need another scope and leave marks behind).
+    """
+
+    #: Characters per reply message: Slack accepts ~40,000, but long walls of text read badly.
+    message_limit = 3000
+
+    def __init__(self, *, spec: Any, config: SlackConfig | None, services: Any) -> None:
+        self.name = spec.name
+        self.config = config or SlackConfig()
+        self.log = services.log
+        self._services = services
+        self._web: AsyncWebClient | None = None
+        self._bot_user_id = ""
+        self._stopping = asyncio.Event()
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._threads: dict[str, str | None] = {}
+        self._identities: dict[str, tuple[list[str], str]] = {}
+        self._users_read = True
+
+    # -- the Channel protocol ------------------------------------------------------------------
+
+    async def start(self, inbox: Any) -> None:
+        """Connect over Socket Mode and hand each message to ``inbox``; return when the socket closes.
+
+        Raises :class:`SlackSetupError` when a token is missing or rejected, ``ConnectionError``
+        when Slack (or ``apiBase``) cannot be reached.
+        """
+        web = self._web_client()
+        app_token = self._token("app_token", "appToken", "xapp-")
+        auth = await self._api(web.auth_test(), "botToken", "a bot token (xoxb-...) from OAuth & Permissions")
+        self._bot_user_id = auth.get("user_id") or ""
+        opened = await self._api(
+            web.apps_connections_open(app_token=app_token),
+            "appToken",
+            "an app-level token (xapp-...) with the connections:write scope, and Socket Mode switched on",
+        )
+
+        app = AsyncApp(client=web, logger=self._sdk_logger("bolt"))
+
+        async def on_event(event: dict[str, Any]) -> None:
+            await self._on_event(event, inbox)
+
+        app.event("message")(on_event)
+        app.event("app_mention")(on_event)
+        handler = AsyncSocketModeHandler(app, app_token=app_token, web_client=web)
+        client = handler.client
+        client.logger = self._sdk_logger("socket")
+        # One start() is one connection: the gateway owns reconnecting (with backoff and state).
+        client.default_auto_reconnect_enabled = client.auto_reconnect_enabled = False
+        client.wss_uri = opened["url"]
+        woken = asyncio.Event()
+
+        async def on_close(_message: Any) -> None:
+            woken.set()
+
+        client.on_close_listeners.append(on_close)
+        client.on_error_listeners.append(on_close)
+        try:
+            try:
+                await asyncio.wait_for(client.connect(), CONNECT_TIMEOUT)
+            except TimeoutError:
+                raise ConnectionError(
+                    f"could not open Slack's Socket Mode websocket within {CONNECT_TIMEOUT} s"
+                ) from None
+            self.log.info("%s connected over Socket Mode as %s", self.name, auth.get("user") or self._bot_user_id)
+            while not self._stopping.is_set():
+                session = client.current_session
+                # A `disconnect` envelope makes the SDK swap sockets under its lock: not an end.
+                if (session is None or session.closed) and not client.connect_operation_lock.locked():
+                    self.log.info("%s: the Socket Mode connection closed", self.name)
+                    return
+                woken.clear()
+                stopping = asyncio.ensure_future(self._stopping.wait())
+                await asyncio.wait([stopping, asyncio.ensure_future(woken.wait())], timeout=0.5)
+                stopping.cancel()
+        finally:
+            await client.close()
+
+    async def send(self, message: OutboundMessage) -> None:
+        """Post one reply chunk as plain text; in the thread the person wrote in, if any."""
+        if not message.chat_id:
+            raise ValueError(f"{self.name}: a reply needs the chat_id of a Slack conversation")
+        thread_ts = message.metadata.get("thread_ts") or self._threads.get(message.chat_id)
+        extra = {"thread_ts": thread_ts} if thread_ts else {}
+        web = self._web_client()
+        try:
+            await web.chat_postMessage(channel=message.chat_id, text=escape(message.text), mrkdwn=False, **extra)
+        except SlackApiError as error:
+            raise ConnectionError(
+                f"Slack refused the reply to {message.chat_id}: {error.response.get('error', error)}"
+            ) from None
+        except (aiohttp.ClientError, OSError) as error:
+            raise ConnectionError(f"could not reach Slack at {self._base_url()}: {error}") from None
+
+    async def stop(self) -> None:
+        """Close the connection; ``start`` returns within half a second."""
+        self._stopping.set()
+
+    # -- incoming events -----------------------------------------------------------------------
+
+    async def _on_event(self, event: dict[str, Any], inbox: Any) -> None:
+        if event.get("subtype") not in PERSON_SUBTYPES or event.get("bot_id") or event.get("bot_profile"):
+            return  # edits, joins, and every bot's messages, ours included
+        user, chat, ts = event.get("user"), event.get("channel"), event.get("ts")
+        if not user or not chat or not ts or user == self._bot_user_id:
+            return
+        if (chat, ts) in self._seen:
+            return  # the same message as `message` and as `app_mention`, or a redelivery
+        self._seen[(chat, ts)] = None
+        while len(self._seen) > SEEN_EVENTS:
+            self._seen.popitem(last=False)
+        text = unescape(re.sub(rf"<@{re.escape(self._bot_user_id)}(\|[^>]*)?>", "", event.get("text") or "")).strip()
+        if not text:
+            return  # a bare @mention says nothing to answer
+        thread_ts = event.get("thread_ts")
+        self._threads[chat] = thread_ts
+        aliases, name = await self._identity(user)
+        metadata: dict[str, Any] = {"aliases": aliases, "message_id": ts, "sender_name": name}
+        if thread_ts:
+            metadata["thread_ts"] = thread_ts
+        await inbox(InboundMessage(text=text, channel=self.name, sender=user, chat_id=chat, metadata=metadata))
+
+    async def _identity(self, user: str) -> tuple[list[str], str]:
+        """The user's Slack names (for allowFrom entries written as names) and display name.
+
+        Needs the optional ``users:read`` scope; without it the user id alone identifies them.
+        """
+        if user in self._identities:
+            return self._identities[user]
+        found: tuple[list[str], str] = ([], user)
+        if self._users_read:
+            try:
+                info = (await self._web_client().users_info(user=user))["user"]
+                profile = info.get("profile") or {}
+                names = [info.get("name"), profile.get("display_name"), info.get("real_name")]
+                aliases = list(dict.fromkeys(n for n in names if n))
+                found = (aliases, profile.get("display_name") or info.get("real_name") or info.get("name") or user)
+            except SlackApiError as error:
+                if error.response.get("error") == "missing_scope":
+                    self._users_read = False
+                    self.log.info("%s: no users:read scope, so allowFrom must list user ids", self.name)
+            except (aiohttp.ClientError, OSError) as error:
+                self.log.warning("%s: users.info failed: %s", self.name, error)
+                return found  # not cached: try again next message
+        self._identities[user] = found
+        return found
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _base_url(self) -> str:
+        return (self.config.api_base or SLACK_API).rstrip("/") + "/"
+
+    def _token(self, field: str, key: str, prefix: str) -> str:
+        value = getattr(self.config, field)
+        if value is None:
+            raise SlackSetupError(
+                f"channels.slack.{key} is not set: add the {prefix}... token (see docs/channels/slack.md)"
+            )
+        return self._services.secret(value)
+
+    def _web_client(self) -> AsyncWebClient:
+        if self._web is None:
+            token = self._token("bot_token", "botToken", "xoxb-")
+            self._web = AsyncWebClient(token=token, base_url=self._base_url(), logger=self._sdk_logger("web"))
+            self._web.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+        return self._web
+
+    def _sdk_logger(self, part: str) -> logging.Logger:
+        # The SDKs log request details at DEBUG; keep them at INFO so no token reaches a log.
+        logger = self.log.getChild(part)
+        logger.setLevel(max(logging.INFO, self.log.getEffectiveLevel()))
+        return logger
+
+    async def _api(self, call: Any, key: str, wanted: str) -> Any:
+        """Await a Web API call made at start-up; a rejection names the config key to fix."""
+        try:
+            return await call
+        except SlackApiError as error:
+            code = error.response.get("error", "error")
+            raise SlackSetupError(f"Slack rejected channels.slack.{key} ({code}): it must be {wanted}") from None
+        except (aiohttp.ClientError, OSError) as error:
+            raise ConnectionError(f"could not reach Slack at {self._base_url()}: {error}") from None

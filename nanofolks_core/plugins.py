@@ -51,7 +51,7 @@ ENTRY_POINT_GROUP = "nanofolks.plugins"
 #: Built-in plugins that cannot be disabled: without them nothing works.
 ESSENTIAL = frozenset({"core"})
 #: Distributions whose plugins count as built-in: their specs win name clashes.
-BUILTIN_DISTRIBUTIONS = frozenset({"nanofolks"})
+BUILTIN_DISTRIBUTIONS = frozenset({"nanofolks-core"})
 
 #: Hooks called once per process with ``register``; every other hookspec is a pipeline event.
 REGISTRATION_HOOKS = frozenset(hook for hook, _ in KIND_HOOKS.values())

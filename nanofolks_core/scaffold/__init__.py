@@ -85,7 +85,7 @@ def core_requirement() -> str:
     from importlib import metadata
 
     try:
-        version = metadata.version("nanofolks")
+        version = metadata.version("nanofolks-core")
     except metadata.PackageNotFoundError:  # a source checkout without metadata
         from nanofolks_core import __version__ as version
     major, minor = (int(part) for part in re.findall(r"\d+", version)[:2])

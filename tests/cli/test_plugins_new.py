@@ -167,6 +167,6 @@ def test_the_core_version_range_is_the_running_core(tmp_path):
     from nanofolks_core.scaffold import Names, render
 
     pyproject = render(Names.parse("word-count", "tool"))["pyproject.toml"]
-    major, minor = version("nanofolks").split(".")[:2]
-    assert f'"nanofolks>={major}.{minor},<' in pyproject
+    major, minor = version("nanofolks-core").split(".")[:2]
+    assert f'"nanofolks-core>={major}.{minor},<' in pyproject
     assert 'word-count = "nanofolks_word_count.plugin"' in pyproject

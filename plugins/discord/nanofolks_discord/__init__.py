@@ -1,0 +1,1 @@
+"""nanofolks-discord: the Discord channel (discord.py). The entry module is :mod:`nanofolks_discord.plugin`."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 
 import click
 
@@ -16,7 +15,9 @@ from nanofolks_core.text import for_terminal
 # the nanofolks_register_commands hook.
 CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "chat": ("nanofolks_core.cli.chat_cmd:chat", "Talk to your crew (one message with -m, or interactive)."),
+    "channels": ("nanofolks_core.cli.channels_cmd:channels", "List chat-app channels, their live state; log in."),
     "config": ("nanofolks_core.cli.config_cmd:config", "Show, check and locate the config file."),
+    "gateway": ("nanofolks_core.cli.gateway_cmd:gateway", "Run the crew for your chat apps; `gateway status`."),
     "doctor": ("nanofolks_core.cli.doctor_cmd:doctor", "Check config, rooms, history and stores; --repair fixes."),
     "configure": ("nanofolks_core.cli.onboard_cmd:configure", "Change provider, model or team interactively."),
     "onboard": ("nanofolks_core.cli.onboard_cmd:onboard", "First-time setup: provider, model, team, workspace."),
@@ -48,10 +49,13 @@ class LazyGroup(click.Group):
         return sorted(names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        from nanofolks_core.specs import import_object
-
         if cmd_name in CORE_COMMANDS:
-            return import_object(CORE_COMMANDS[cmd_name][0])
+            # A plain import (not specs.import_object, which costs attrs): `chat` through a gateway
+            # must not pay for more than click and the command's own module.
+            import importlib
+
+            module, _, attribute = CORE_COMMANDS[cmd_name][0].partition(":")
+            return getattr(importlib.import_module(module), attribute)
         spec = self._plugin_commands(ctx).get(cmd_name)
         if spec is None:
             return None
@@ -92,6 +96,8 @@ def cli(ctx: click.Context) -> None:
     that talk to you from the terminal and your chat apps. Data lives in ~/.nanofolks
     (set NANOFOLKS_HOME to move it).
     """
+    if ctx.invoked_subcommand == "chat":
+        return  # chat builds the App itself, and only when no gateway answers for it (cli/chat_remote.py)
     from nanofolks_core.app import App
 
     ctx.ensure_object(App)  # plugin commands receive it with @click.pass_obj
@@ -108,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         code = cli.main(args=argv, prog_name="nanofolks", standalone_mode=False)
     except NanofolksError as exc:
         if os.environ.get("NANOFOLKS_DEBUG") and exc.__cause__ is not None:
+            import traceback
+
             traceback.print_exception(exc)  # e.g. the OSError behind a StorageError
         message = for_terminal(str(exc))
         # Ctrl-C is no error of the user's: just say it stopped.
@@ -144,6 +152,8 @@ def _environment_error(exc: Exception) -> int:
     from nanofolks_core.cli import environment_errors
 
     if os.environ.get("NANOFOLKS_DEBUG"):
+        import traceback
+
         traceback.print_exception(exc)
     if isinstance(exc, OSError):
         message = environment_errors.describe_os_error(exc, paths.data_root())

@@ -133,6 +133,49 @@ def remove(app: App, name: str, bots: tuple[str, ...]) -> None:
     )
 
 
+def _chat_address(address: str) -> tuple[str, str]:
+    channel, sep, chat = address.partition(":")
+    if not sep or not channel.strip() or not chat.strip():
+        raise UsageError(f"expected CHANNEL:CHAT_ID (e.g. telegram:123456789), got {address!r}")
+    return channel.strip().lower(), chat.strip()
+
+
+@room.command("link")
+@click.argument("name")
+@click.argument("address", metavar="CHANNEL:CHAT_ID")
+@pass_app
+def link(app: App, name: str, address: str) -> None:
+    """Continue chat CHAT_ID of CHANNEL in room NAME (chats are in 'general' until linked).
+
+    The chat id is the one the channel reports (a Telegram chat id, a Slack channel id ...);
+    the gateway's log names it for every message it answers.
+    """
+    channel, chat = _chat_address(address)
+    room_id = app.rooms.get(name).id
+    app.rooms.map_channel(channel, chat, room_id)
+    click.echo(f"{channel}:{chat} now talks in room {room_id!r}.")
+    try:
+        installed = app.registry.names("channel")
+    except NanofolksError:
+        return  # a broken config is reported by the commands that need it
+    if channel not in installed:
+        click.echo(f"note: no channel named {channel!r} is installed (installed: {', '.join(installed) or 'none'})")
+
+
+@room.command("unlink")
+@click.argument("address", metavar="CHANNEL:CHAT_ID")
+@pass_app
+def unlink(app: App, address: str) -> None:
+    """Send chat CHAT_ID of CHANNEL back to the default room."""
+    channel, chat = _chat_address(address)
+    before = app.rooms.room_for_channel(channel, chat)
+    app.rooms.unmap_channel(channel, chat)
+    if before == DEFAULT_ROOM:
+        click.echo(f"{channel}:{chat} was not linked; it talks in {DEFAULT_ROOM!r}.")
+    else:
+        click.echo(f"{channel}:{chat} talks in {DEFAULT_ROOM!r} again (was {before!r}).")
+
+
 @room.command("show")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

@@ -158,3 +158,178 @@ class Gateway:
     async def aclose(self) -> None:
         """Close the crew (memory flushed and closed, providers closed)."""
         await self.crew.aclose()
+
+
+# -- building the channels and running ------------------------------------------------------
+
+
+def enabled_channel_specs(app: Any) -> list[tuple[Any, Any]]:
+    """``(spec, config section)`` of every installed channel whose section says ``enabled``."""
+    found = []
+    for spec in app.registry.all("channel"):
+        path = spec.config_section()
+        section = app.config.section(path) if path else None
+        if getattr(section, "enabled", False):
+            found.append((spec, section))
+    return found
+
+
+def build_channel(app: Any, spec: Any, section: Any) -> Any:
+    """Build one channel the one way (``factory(spec=, config=, services=)``); a missing SDK or
+    token comes back as a :class:`NanofolksError` whose message says what to do."""
+    from nanofolks_core.secret import SecretUnavailable
+
+    owner = app.registry.owner(spec.kind, spec.name) or "core"
+    try:
+        return app.build(spec, config=section)
+    except SecretUnavailable as exc:
+        raise NanofolksError(f"a secret is missing: {exc}") from exc
+    except ImportError as exc:
+        missing = exc.name or str(exc)
+        raise NanofolksError(
+            f"cannot import {missing} (the channel's SDK?): reinstall the plugin, e.g. `pip install --force-reinstall "
+            f"nanofolks-{owner}`"
+        ) from exc
+
+
+def add_channels(gateway: Gateway, app: Any) -> None:
+    """Build every enabled channel into ``gateway.supervisor``; one that cannot be built is
+    ``failed`` with its reason, the others run."""
+    from nanofolks_core.gateway.supervisor import describe_error
+
+    for spec, section in enabled_channel_specs(app):
+        try:
+            channel = build_channel(app, spec, section)
+        except NanofolksError as exc:
+            gateway.supervisor.add_failed(spec.name, str(exc))
+            continue
+        except Exception as exc:  # noqa: BLE001 - plugin code: one broken channel, not a broken gateway
+            log.debug("building channel %s failed", spec.name, exc_info=True)
+            gateway.supervisor.add_failed(spec.name, describe_error(exc))
+            continue
+        if not getattr(section, "allow_from", None):
+            log.warning(
+                "channel %s: channels.%s.allowFrom is empty, so it will answer nobody; "
+                'list user ids there, or "*" for anyone',
+                spec.name,
+                spec.name,
+            )
+        gateway.supervisor.add(spec.name, channel)
+
+
+async def _start_control(gateway: Gateway, path: Any) -> Any:
+    """The thin clients' control socket, when the control module is installed (None otherwise)."""
+    try:
+        from nanofolks_core.gateway.control import start_control_server
+    except ImportError:
+        log.info("no control socket: nanofolks_core.gateway.control is not available")
+        return None
+    return await start_control_server(gateway, path)
+
+
+async def serve(app: Any, *, port: int | None = None, stop: asyncio.Event | None = None, on_ready: Any = None) -> int:
+    """Run the gateway until SIGINT/SIGTERM (or until ``stop`` is set, when given: then no
+    signal handlers are installed); returns the exit status (0 after a clean stop).
+    ``on_ready(gateway)`` is called once it listens and its channels are started.
+
+    The caller holds the data folder's :class:`~nanofolks_core.gateway.state.GatewayLock`.
+    """
+    import signal
+
+    from nanofolks_core.gateway import state
+    from nanofolks_core.gateway.health import bound_port, start_health_server
+    from nanofolks_core.gateway.inbox import ChannelInbox
+    from nanofolks_core.gateway.supervisor import Supervisor
+
+    settings = app.config.gateway
+    holder: dict[str, Gateway] = {}
+
+    def document() -> dict[str, Any]:
+        if "gateway" in holder:
+            return holder["gateway"].health()
+        return {"status": "starting", "version": __version__, "uptime": 0, "pid": os.getpid(), "channels": {}}
+
+    # Bind first: a taken port is reported before the crew is built.
+    health = await start_health_server(document, settings.host, settings.port if port is None else port)
+    control = None
+    gateway: Gateway | None = None
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM) if stop is None else ()
+    stop = stop or asyncio.Event()
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        gateway = await Gateway.open(app)
+        gateway.supervisor = Supervisor(
+            lambda name, channel: ChannelInbox(gateway, name, channel, app.config.section(f"channels.{name}"))
+        )
+        add_channels(gateway, app)
+        holder["gateway"] = gateway
+        socket_path = state.control_socket_path(app.data_root)
+        control = await _start_control(gateway, socket_path)
+        gateway.supervisor.start()
+        listening = bound_port(health)
+        state.write_state(
+            app.data_root,
+            pid=os.getpid(),
+            port=listening,
+            host=settings.host,
+            socket=str(socket_path) if control is not None else None,
+            version=__version__,
+            started=gateway.started,
+        )
+        names = ", ".join(sorted(gateway.supervisor.state)) or "none enabled"
+        log.info(
+            "gateway ready: http://%s:%s/health, channels: %s (pid %d)", settings.host, listening, names, os.getpid()
+        )
+        if on_ready is not None:
+            on_ready(gateway)
+        await stop.wait()
+        log.info("stopping: finishing the messages in flight")
+        return 0
+    finally:
+        # A second signal while stopping changes nothing: the drain below is bounded anyway.
+        for signum in signals:
+            loop.add_signal_handler(signum, log.info, "already stopping (turns in flight get %.0f s)", DRAIN_SECONDS)
+        try:
+            await _shutdown(app, gateway, health, control)
+        finally:
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+
+
+async def _shutdown(app: Any, gateway: Gateway | None, health: Any, control: Any) -> None:
+    from nanofolks_core.gateway import state
+
+    if control is not None:
+        control.close()  # no new clients; turns already taken are drained below
+        socket_path = state.control_socket_path(app.data_root)
+        if socket_path.is_socket():
+            socket_path.unlink(missing_ok=True)
+    if gateway is not None:
+        unfinished = await gateway.drain()
+        if unfinished:
+            log.warning(
+                "%d message(s) were not answered before the deadline: %s", len(unfinished), ", ".join(unfinished)
+            )
+        if gateway.supervisor is not None:
+            await gateway.supervisor.stop()
+        try:
+            await gateway.aclose()
+        except Exception as exc:  # noqa: BLE001 - still remove the state file and exit
+            log.warning("closing the crew failed: %s", exc)
+    health.close()
+    state.remove_state(app.data_root, only_if_pid=os.getpid())
+    log.info("gateway stopped")
+
+
+def run(app: Any, *, port: int | None = None) -> int:
+    """``nanofolks gateway``: take the data folder's lock, serve until a signal, clean up."""
+    from nanofolks_core.gateway.state import GatewayLock
+
+    lock = GatewayLock(app.data_root)
+    lock.acquire()
+    try:
+        return asyncio.run(serve(app, port=port))
+    finally:
+        lock.release()

@@ -1,0 +1,94 @@
+"""``GET /health``: a tiny HTTP/1.1 server on asyncio streams (no web framework to import).
+
+It answers ``GET /health`` (and ``HEAD``) with the gateway's health JSON and 404 to anything
+else, one request per connection. A client that sends nothing for a few seconds is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from nanofolks_core.errors import NanofolksError
+
+log = logging.getLogger("nanofolks.gateway")
+
+#: Seconds a client has to send its request line and headers.
+READ_SECONDS = 5.0
+#: Longest request head we read (a health probe sends a few hundred bytes).
+MAX_HEAD = 16 * 1024
+
+
+class PortInUse(NanofolksError):
+    """The health port is taken by another program (or another gateway)."""
+
+
+def _response(status: str, body: bytes, content_type: str, head_only: bool = False) -> bytes:
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+    ).encode("ascii")
+    return head if head_only else head + body
+
+
+async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, document: Callable[[], dict]) -> None:
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_SECONDS)
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ConnectionError):
+        writer.close()
+        return
+    try:
+        method, target, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+    except ValueError:
+        method, target = "", ""
+    path = target.split("?", 1)[0]
+    if method in ("GET", "HEAD") and path in ("/health", "/health/"):
+        body = json.dumps(document(), ensure_ascii=False).encode("utf-8") + b"\n"
+        data = _response("200 OK", body, "application/json", head_only=method == "HEAD")
+    else:
+        data = _response("404 Not Found", b'{"error": "not found; try GET /health"}\n', "application/json")
+    try:
+        writer.write(data)
+        await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+async def start_health_server(document: Callable[[], dict[str, Any]], host: str, port: int) -> asyncio.Server:
+    """Serve ``document()`` as ``GET /health`` on ``host:port`` (0: a free port).
+
+    A port already in use raises :class:`PortInUse` with one line naming the port and how to
+    choose another.
+    """
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await _serve(reader, writer, document)
+        except Exception:  # noqa: BLE001 - one bad request never stops the health server
+            log.debug("health request failed", exc_info=True)
+            writer.close()
+
+    try:
+        return await asyncio.start_server(serve, host, port, limit=MAX_HEAD)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"port {port} on {host} is already in use (another gateway or program?); "
+                "choose another with `nanofolks gateway --port PORT` or gateway.port in config.json"
+            ) from None
+        # An address not on this machine, a privileged port, a host name that does not resolve.
+        raise NanofolksError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; check gateway.host and gateway.port "
+            "in config.json (or use --port)"
+        ) from None
+
+
+def bound_port(server: asyncio.Server) -> int:
+    """The port the server actually listens on (the one picked when 0 was asked)."""
+    return server.sockets[0].getsockname()[1]

@@ -1,9 +1,12 @@
 """The Discord channel: discord.py's client, driven the way the nanofolks gateway drives a channel.
 
 ``start`` logs in, opens the websocket gateway and returns (or raises) when that connection
-ends; discord.py's own reconnect loop is switched off (``reconnect=False``) because the
-nanofolks gateway restarts a channel with backoff and shows its state. Each ``start`` builds a
-new ``discord.Client``: a closed client cannot be started again.
+ends; discord.py's retry-after-failure loop is switched off (``reconnect=False``) because the
+nanofolks gateway restarts a channel with backoff and shows its state. What discord.py still
+does itself is the gateway protocol's resume: when Discord asks for a reconnect (op 7, or a
+resumable close code such as 4000) it opens a new websocket at once and resumes or identifies
+again; if that new connection fails, ``start`` raises. Each ``start`` builds a new
+``discord.Client``: a closed client cannot be started again.
 
 ``apiBase`` is applied per client, not process-wide: discord.py builds every REST URL from the
 class attribute ``discord.http.Route.BASE`` (shared by all clients in the process), so instead
@@ -72,11 +75,20 @@ class DiscordChannel:
                 f"Discord rejected the bot token (401 Unauthorized from {self._api_origin()}/api/v10/users/@me): "
                 f"copy the token again from {PORTAL} > your app > Bot > Reset Token and update channels.discord.token"
             ) from None
-        except discord.PrivilegedIntentsRequired:
-            raise DiscordChannelError(
-                f"Discord refused the Message Content Intent (gateway close code 4014): enable it at {PORTAL} "
-                "> your app > Bot > Privileged Gateway Intents > Message Content Intent"
-            ) from None
+        except (discord.PrivilegedIntentsRequired, discord.ConnectionClosed) as exc:
+            # With reconnect=False discord.py raises the bare ConnectionClosed for close code 4014.
+            code = getattr(exc, "code", 4014)
+            if code == 4014:
+                raise DiscordChannelError(
+                    f"Discord refused the Message Content Intent (gateway close code 4014): enable it at {PORTAL} "
+                    "> your app > Bot > Privileged Gateway Intents > Message Content Intent"
+                ) from None
+            if code == 4004:
+                raise DiscordChannelError(
+                    "Discord's gateway rejected the bot token (close code 4004): copy it again from "
+                    f"{PORTAL} > your app > Bot > Reset Token and update channels.discord.token"
+                ) from None
+            raise ConnectionError(f"Discord's gateway closed the connection (close code {code})") from exc
         finally:
             if not client.is_closed():
                 await client.close()

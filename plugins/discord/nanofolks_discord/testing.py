@@ -89,6 +89,8 @@ class FakeDiscordServer:
         self.port = port
         self.privileged_intents = privileged_intents
         self.heartbeat_interval = heartbeat_interval
+        #: False plays Discord's gateway being unreachable: the websocket handshake gets HTTP 503.
+        self.accept_gateway = True
         #: Every message posted: ``{"channel_id": str, **the JSON body discord.py sent}``.
         self.sent: list[dict[str, Any]] = []
         #: Channel ids that got a typing indicator, in order.
@@ -207,7 +209,12 @@ class FakeDiscordServer:
         return message
 
     def close_gateway(self, code: int = 1000) -> None:
-        """Close every gateway connection with ``code`` (the network dropping, Discord restarting)."""
+        """Close every gateway connection with ``code`` (the network dropping, Discord restarting).
+
+        discord.py reconnects at once after a resumable code (1000, 4000 ...) and gives up after
+        4004 (authentication failed), 4014 (disallowed intents) and the like; set
+        ``accept_gateway = False`` first to make its reconnect fail as well.
+        """
         self._call(self._close_all(code))
 
     def wait_until_connected(self, timeout: float = 5.0) -> None:
@@ -347,6 +354,8 @@ class FakeDiscordServer:
     # gateway ---------------------------------------------------------------------------------
 
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if not self.accept_gateway:
+            return web.Response(status=503, text="gateway unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.gateway_queries.append(dict(request.query))

@@ -7,14 +7,16 @@ an escape sequence split across two pieces cannot reach the terminal either).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from nanofolks_core.text import TerminalStream, for_terminal, json_for_terminal
+
+if TYPE_CHECKING:
+    import asyncio
 
 #: Seconds without any reply before the wait counter appears.
 PROGRESS_DELAY = 2.0
@@ -34,9 +36,13 @@ class WaitCounter:
 
     def start(self, label: str) -> None:
         if self.enabled and self._task is None:
+            import asyncio  # here: the thin client (chat through a gateway) never needs it
+
             self._task = asyncio.create_task(self._tick(for_terminal(label)))
 
     async def _tick(self, label: str) -> None:
+        import asyncio
+
         started = time.monotonic()
         await asyncio.sleep(PROGRESS_DELAY)
         while True:

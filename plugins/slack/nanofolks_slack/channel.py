@@ -1,9 +1,10 @@
-"""The Slack channel: Socket Mode in (slack-bolt), ``chat.postMessage`` out (slack-sdk).
+"""The Slack channel: Socket Mode in, ``chat.postMessage`` out (slack-sdk's asyncio clients).
 
 Imported only when the gateway starts the channel. One :meth:`SlackChannel.start` is one Socket
 Mode connection: it checks both tokens, opens the websocket, hands each person's message to the
 inbox, and returns when the socket closes (the gateway restarts it with backoff), so the SDK's
-own reconnect loop is switched off.
+own reconnect loop is switched off. Every envelope is acknowledged at once (Slack redelivers
+unacknowledged ones); the crew's answer comes later as an ordinary message.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from collections import OrderedDict
 from typing import Any
 
 import aiohttp
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from nanofolks_core.api import InboundMessage, NanofolksError, OutboundMessage
@@ -90,19 +92,20 @@ class SlackChannel:
             "an app-level token (xapp-...) with the connections:write scope, and Socket Mode switched on",
         )
 
-        app = AsyncApp(client=web, logger=self._sdk_logger("bolt"))
-
-        async def on_event(event: dict[str, Any]) -> None:
-            await self._on_event(event, inbox)
-
-        app.event("message")(on_event)
-        app.event("app_mention")(on_event)
-        handler = AsyncSocketModeHandler(app, app_token=app_token, web_client=web)
-        client = handler.client
-        client.logger = self._sdk_logger("socket")
-        # One start() is one connection: the gateway owns reconnecting (with backoff and state).
-        client.default_auto_reconnect_enabled = client.auto_reconnect_enabled = False
+        client = SocketModeClient(
+            app_token=app_token, web_client=web, logger=self._sdk_logger("socket"), auto_reconnect_enabled=False
+        )
         client.wss_uri = opened["url"]
+        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def on_request(client: SocketModeClient, request: SocketModeRequest) -> None:
+            # The SDK runs each envelope in a task of its own; queueing before the first await
+            # keeps Slack's order, and one reader below hands them over in that order.
+            if request.type == "events_api":
+                events.put_nowait(request.payload.get("event") or {})
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+
+        client.socket_mode_request_listeners.append(on_request)
         woken = asyncio.Event()
 
         async def on_close(_message: Any) -> None:
@@ -110,6 +113,7 @@ class SlackChannel:
 
         client.on_close_listeners.append(on_close)
         client.on_error_listeners.append(on_close)
+        reader = asyncio.create_task(self._read_events(events, inbox))
         try:
             try:
                 await asyncio.wait_for(client.connect(), CONNECT_TIMEOUT)
@@ -129,6 +133,7 @@ class SlackChannel:
                 await asyncio.wait([stopping, asyncio.ensure_future(woken.wait())], timeout=0.5)
                 stopping.cancel()
         finally:
+            reader.cancel()
             await client.close()
 
     async def send(self, message: OutboundMessage) -> None:
@@ -153,7 +158,16 @@ class SlackChannel:
 
     # -- incoming events -----------------------------------------------------------------------
 
-    async def _on_event(self, event: dict[str, Any], inbox: Any) -> None:
+    async def _read_events(self, events: asyncio.Queue[dict[str, Any]], inbox: Any) -> None:
+        """Hand queued events to the inbox one at a time, in the order Slack sent them."""
+        while True:
+            event = await events.get()
+            try:
+                await self._pass_on(event, inbox)
+            except Exception:  # noqa: BLE001 - one odd event must not stop the ones after it
+                self.log.exception("%s: could not pass on a Slack event of type %s", self.name, event.get("type"))
+
+    async def _pass_on(self, event: dict[str, Any], inbox: Any) -> None:
         if event.get("subtype") not in PERSON_SUBTYPES or event.get("bot_id") or event.get("bot_profile"):
             return  # edits, joins, and every bot's messages, ours included
         user, chat, ts = event.get("user"), event.get("channel"), event.get("ts")

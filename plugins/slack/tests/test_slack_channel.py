@@ -219,3 +219,16 @@ def test_without_users_read_the_user_id_alone_identifies_the_sender(plugin_servi
     seen = [(m.sender, m.metadata["aliases"], m.metadata["sender_name"]) for m in messages]
     assert seen == [("U0001", [], "U0001")] * 2
     assert calls.count("users.info") == 1  # missing_scope is remembered, not asked per message
+
+
+def test_quick_messages_reach_the_crew_in_the_order_they_were_written(make_channel, slack):
+    async def run():
+        channel = make_channel()
+        running, inbox = await _connected(channel, slack)
+        for number in range(20):
+            slack.send_message(f"message {number}", user=("U0001", "U0002")[number % 2])
+        texts = [(await asyncio.wait_for(inbox.get(), 5)).text for _ in range(20)]
+        await _stop(channel, running)
+        return texts
+
+    assert asyncio.run(run()) == [f"message {number}" for number in range(20)]

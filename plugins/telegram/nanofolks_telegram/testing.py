@@ -412,7 +412,10 @@ def _handler_for(server: FakeTelegramServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (a long poll cancelled by stop)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # the token is in every path: never print requests

@@ -206,6 +206,12 @@ class FakeSlackServer:
             ids.append(self.send_event(mention_event))
         return ids
 
+    def request_refresh(self) -> None:
+        """Send a ``disconnect`` envelope (``refresh_requested``), as Slack does every few hours:
+        the client is expected to open a new connection and close the old one by itself."""
+        message = {"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "fake-slack"}}
+        self._call(self._deliver(json.dumps(message)))
+
     def drop_connections(self) -> None:
         """Close every Socket Mode connection (as a network drop or a Slack restart would)."""
         self._call(self._close_sockets())

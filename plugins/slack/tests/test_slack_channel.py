@@ -198,6 +198,24 @@ def test_start_returns_when_the_socket_drops_and_works_again_when_restarted(make
     assert slack.connections == 2
 
 
+def test_a_refresh_requested_by_slack_moves_to_a_new_socket_without_ending_start(make_channel, slack):
+    async def run():
+        channel = make_channel()
+        running, inbox = await _connected(channel, slack)
+        slack.request_refresh()
+        await asyncio.to_thread(slack.wait_connected, 2)
+        await asyncio.sleep(1)  # two rounds of start()'s watch over the socket
+        still_running = not running.done()
+        slack.send_message("after the refresh", user="U0001")
+        message = await asyncio.wait_for(inbox.get(), 5)
+        await _stop(channel, running)
+        return still_running, message
+
+    still_running, message = asyncio.run(run())
+    assert still_running
+    assert message.text == "after the refresh"
+
+
 def test_without_users_read_the_user_id_alone_identifies_the_sender(plugin_services, register_plugin):
     spec = register_plugin(plugin, "slack").get("channel", "slack")
 

@@ -24,6 +24,8 @@ What it speaks (enough for discord.py 2.x, JSON encoding, no compression):
   for; RESUME (op 6) -> INVALID_SESSION (op 9, not resumable), so the client identifies again.
   discord.py asks for ``compress=zlib-stream`` in the URL; the server sends plain text frames,
   which discord.py reads as they are.
+* Faults: :meth:`close_gateway` (a close code of your choice), ``accept_gateway = False`` (the
+  websocket handshake fails: a network that is gone), ``privileged_intents=False``.
 
 The server runs its own event loop in a background thread, so a synchronous test (one that
 runs ``nanofolks gateway`` as a subprocess) and an asyncio test can both use it.

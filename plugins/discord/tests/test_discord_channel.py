@@ -170,6 +170,21 @@ def test_guild_messages_all_hands_every_server_message_to_the_crew(make_channel,
     assert asyncio.run(scenario()).text == "just chatting"
 
 
+def test_a_message_without_text_is_dropped_and_the_intent_hint_logged_once(make_channel, discord_server, caplog):
+    async def scenario():
+        async with Running(make_channel(guild_messages="all"), discord_server) as running:
+            await running.push("", guild_id=GUILD)  # what Discord sends without the Message Content Intent
+            await running.push("", guild_id=GUILD)
+            await running.push("words", guild_id=GUILD)
+            return await running.next(), running.inbox.qsize()
+
+    with caplog.at_level("WARNING", logger="nanofolks.discord"):
+        first, left = asyncio.run(scenario())
+    assert (first.text, left) == ("words", 0)
+    hints = [record for record in caplog.records if "Message Content Intent" in record.getMessage()]
+    assert len(hints) == 1
+
+
 def test_the_token_can_come_from_the_secret_store(make_channel, discord_server):
     async def scenario():
         channel = make_channel(token=Secret.parse("keyring:discord"), secrets={"discord": TOKEN})

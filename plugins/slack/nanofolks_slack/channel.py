@@ -23,7 +23,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from nanofolks_core.api import InboundMessage, NanofolksError, OutboundMessage
+from nanofolks_core.api import InboundMessage, NanofolksError, OutboundMessage, sender_allowed
 from nanofolks_slack.plugin import SlackConfig
 
 SLACK_API = "https://slack.com/api"
@@ -182,8 +182,11 @@ class SlackChannel:
         if not text:
             return  # a bare @mention says nothing to answer
         thread_ts = event.get("thread_ts")
-        self._threads[chat] = thread_ts
         aliases, name = await self._identity(user)
+        if sender_allowed(self.config.allow_from, user, *aliases):
+            # Replies follow the last thread the crew was spoken to in; the gateway drops a
+            # stranger's message, and it must not steer where the crew's replies go either.
+            self._threads[chat] = thread_ts
         metadata: dict[str, Any] = {"aliases": aliases, "message_id": ts, "sender_name": name}
         if thread_ts:
             metadata["thread_ts"] = thread_ts

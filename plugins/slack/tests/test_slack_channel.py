@@ -28,6 +28,7 @@ def make_channel(slack, plugin_services, register_plugin):
     def make(**overrides):
         fields = {
             "enabled": True,
+            "allow_from": ["U0001"],
             "bot_token": Secret.parse(slack.bot_token),
             "app_token": Secret.parse("keyring:slack-app"),
             "api_base": slack.api_base,
@@ -113,6 +114,21 @@ def test_a_message_in_a_thread_is_answered_in_that_thread(make_channel, slack):
     assert message.chat_id == "C0001"
     assert message.metadata["thread_ts"] == "1700000000.000100"
     assert (posted[0]["channel"], posted[0]["thread_ts"]) == ("C0001", "1700000000.000100")
+
+
+def test_a_strangers_thread_does_not_pull_the_crews_reply_into_it(make_channel, slack):
+    async def run():
+        channel = make_channel()
+        running, inbox = await _connected(channel, slack)
+        slack.send_message("top level", user="U0001", channel="C0001", channel_type="channel")
+        slack.send_message("psst", user="U0002", channel="C0001", channel_type="channel", thread_ts="1700000000.1")
+        [await asyncio.wait_for(inbox.get(), 5) for _ in range(2)]
+        await channel.send(OutboundMessage(text="to the top", bot="leader", channel="slack", chat_id="C0001"))
+        posted = await asyncio.to_thread(slack.wait_posted, 1)
+        await _stop(channel, running)
+        return posted
+
+    assert asyncio.run(run())[0]["thread_ts"] is None
 
 
 def test_bot_own_and_edited_messages_are_acked_but_not_passed_on(make_channel, slack):

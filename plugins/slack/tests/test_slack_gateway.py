@@ -49,57 +49,72 @@ def slack():
         yield server
 
 
+class Gateway:
+    """``nanofolks gateway --port 0`` as a subprocess, with Slack pointed at ``slack``."""
+
+    def __init__(self, home, site, llm_server, slack, *, bot_token: str) -> None:
+        config = {
+            "agents": {"defaults": {"model": "local/test-model"}},
+            "providers": {"local": {"apiBase": llm_server.base_url}},
+            "memory": {"enabled": False},
+            "channels": {
+                "slack": {
+                    "enabled": True,
+                    "allowFrom": ["U0001"],
+                    "botToken": "env:TEST_SLACK_BOT_TOKEN",
+                    "appToken": "env:TEST_SLACK_APP_TOKEN",
+                    "apiBase": slack.api_base,
+                }
+            },
+        }
+        (home / "config.json").write_text(json.dumps(config))
+        self.home = home
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NANOFOLKS_")}
+        self.env |= {
+            "NANOFOLKS_HOME": str(home),
+            "NANOFOLKS_LOAD_PLUGINS": "slack,test-provider",
+            "PYTHONPATH": _provider_entry_point(site),
+            "TEST_SLACK_BOT_TOKEN": bot_token,
+            "TEST_SLACK_APP_TOKEN": slack.app_token,
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "nanofolks_core", "gateway", "--port", "0"],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.err = ""
+
+    def __enter__(self) -> Gateway:
+        self.state = _wait_for_file(self.home / "run" / "gateway.json", self.proc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, self.err = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, self.err = self.proc.communicate()
+            raise AssertionError(f"the gateway did not stop on SIGTERM: {self.err}") from None
+
+    def health(self) -> dict:
+        return _health(self.state["port"])
+
+
 def test_an_allowed_slack_user_gets_the_crews_reply_and_a_stranger_gets_nothing(
     nanofolks_home, tmp_path, llm_server, slack
 ):
-    config = {
-        "agents": {"defaults": {"model": "local/test-model"}},
-        "providers": {"local": {"apiBase": llm_server.base_url}},
-        "memory": {"enabled": False},
-        "channels": {
-            "slack": {
-                "enabled": True,
-                "allowFrom": ["U0001"],
-                "botToken": "env:TEST_SLACK_BOT_TOKEN",
-                "appToken": "env:TEST_SLACK_APP_TOKEN",
-                "apiBase": slack.api_base,
-            }
-        },
-    }
-    (nanofolks_home / "config.json").write_text(json.dumps(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NANOFOLKS_")}
-    env |= {
-        "NANOFOLKS_HOME": str(nanofolks_home),
-        "NANOFOLKS_LOAD_PLUGINS": "slack,test-provider",
-        "PYTHONPATH": _provider_entry_point(tmp_path / "site"),
-        "TEST_SLACK_BOT_TOKEN": slack.bot_token,
-        "TEST_SLACK_APP_TOKEN": slack.app_token,
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nanofolks_core", "gateway", "--port", "0"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        state = _wait_for_file(nanofolks_home / "run" / "gateway.json", proc)
+    with Gateway(nanofolks_home, tmp_path / "site", llm_server, slack, bot_token=slack.bot_token) as gateway:
         slack.wait_connected(timeout=60)
-
         slack.send_message("let me in, I am a stranger", user="U0002", channel="D0002")
         slack.send_message("hello crew", user="U0001", channel="D0001")
         posted = slack.wait_posted(1, timeout=60)
         time.sleep(0.5)  # room for a wrong extra reply to arrive
-        health = _health(state["port"])
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-            raise AssertionError(f"the gateway did not stop on SIGTERM: {err}") from None
+        health = gateway.health()
+    err = gateway.err
 
     assert [p["channel"] for p in slack.posted] == ["D0001"]  # nothing to the stranger's chat
     assert "hello crew" in posted[0]["text"]  # the fake model echoes what the crew was asked
@@ -108,6 +123,24 @@ def test_an_allowed_slack_user_gets_the_crews_reply_and_a_stranger_gets_nothing(
     assert "hello crew" in sent_to_model
     assert "stranger" not in sent_to_model  # the stranger cost no model call
     assert health["channels"]["slack"]["state"] == "running"
-    assert proc.returncode == 0, err
+    assert gateway.proc.returncode == 0, err
     assert "U0002" in err and "allowFrom" in err  # the stranger is logged, with how to let them in
     assert slack.bot_token not in err and slack.app_token not in err
+
+
+def test_a_rejected_bot_token_shows_in_channels_status_with_the_key_to_fix(nanofolks_home, tmp_path, llm_server, slack):
+    with Gateway(nanofolks_home, tmp_path / "site", llm_server, slack, bot_token="xoxb-revoked-123") as gateway:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not gateway.health()["channels"]["slack"].get("lastError"):
+            time.sleep(0.1)
+        status = subprocess.run(
+            [sys.executable, "-m", "nanofolks_core", "channels", "status"],
+            env=gateway.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert "Slack rejected channels.slack.botToken (invalid_auth)" in status.stdout, status.stdout + status.stderr
+    assert "xoxb-revoked-123" not in status.stdout + gateway.err
+    assert slack.connections == 0
+    assert gateway.proc.returncode == 0

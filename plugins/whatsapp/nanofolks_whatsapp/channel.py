@@ -25,6 +25,9 @@ from nanofolks_whatsapp.plugin import WhatsAppConfig
 #: WhatsApp accepts much longer texts; 4096 keeps a reply readable on a phone.
 MESSAGE_LIMIT = 4096
 
+#: The close code the bridge sends when the WhatsApp side ended (see bridge/index.mjs).
+BRIDGE_ENDED = 4000
+
 #: Seconds to wait for the bridge to answer a command.
 COMMAND_TIMEOUT = 30
 
@@ -70,6 +73,11 @@ class WhatsAppChannel:
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._refs = itertools.count(1)
         self._stopping = False
+
+    @property
+    def connected(self) -> bool:
+        """True while the websocket to the bridge is open (``send`` and ``typing`` can work)."""
+        return self._ws is not None
 
     # -- the Channel protocol ---------------------------------------------------------------
 
@@ -198,10 +206,12 @@ class WhatsAppChannel:
                     else:
                         frames.put_nowait(frame)
             except websockets.ConnectionClosedError as exc:
-                # Also how the bridge ends when WhatsApp went away: close code 4000, the reason says why.
                 if not self._stopping:
-                    why = exc.rcvd.reason if exc.rcvd and exc.rcvd.reason else str(exc)
-                    frames.put_nowait(ConnectionError(f"the WhatsApp bridge connection broke: {why}"))
+                    if exc.rcvd is not None and exc.rcvd.code == BRIDGE_ENDED and exc.rcvd.reason:
+                        # The bridge's own goodbye when WhatsApp went away: the reason says why.
+                        frames.put_nowait(ConnectionError(exc.rcvd.reason))
+                    else:
+                        frames.put_nowait(ConnectionError(f"the WhatsApp bridge connection broke: {exc}"))
             finally:
                 frames.put_nowait(None)
 

@@ -267,3 +267,33 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1] != "Z"
     except (OSError, IndexError):
         return False
+
+
+@pytest.mark.skipif(
+    os.environ.get("NANOFOLKS_WHATSAPP_NPM_TESTS") != "1",
+    reason="installs baileys from the npm registry: set NANOFOLKS_WHATSAPP_NPM_TESTS=1 to run",
+)
+def test_login_with_the_real_bridge_ends_clearly_and_leaves_no_bridge_running(register_plugin, plugin_services, capsys):
+    """The whole path a user takes: npm ci of the pinned bridge into the data folder, Node.js
+    started in login mode. Without a route to WhatsApp (or with no phone to scan the QR code) it
+    must end with one clear error and no bridge process left behind."""
+    spec = register_plugin(plugin, "whatsapp").get("channel", "whatsapp")
+    services = plugin_services("whatsapp")
+    channel = WhatsAppChannel(spec=spec, config=WhatsAppConfig(), services=services)
+    with pytest.raises(BridgeError, match="WhatsApp was not linked: .*try again"):
+        asyncio.run(asyncio.wait_for(channel.login(), 600))
+    bridge_dir = services.data_dir / "bridge"
+    assert (bridge_dir / "node_modules" / "@whiskeysockets" / "baileys" / "package.json").is_file()
+    assert (services.data_dir / "auth").stat().st_mode & 0o777 == 0o700
+    assert not _bridges_running(bridge_dir / "index.mjs")
+    assert "Starting the WhatsApp bridge" in capsys.readouterr().out
+
+
+def _bridges_running(script: Path) -> bool:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(script).encode() in cmdline.read_bytes():
+                return True
+        except OSError:
+            continue
+    return False

@@ -35,11 +35,13 @@ def _config(bridge: FakeBridge, **extra) -> WhatsAppConfig:
     return WhatsAppConfig(enabled=True, bridge_url=bridge.url, bridge_token=bridge.token, **extra)
 
 
-async def _wait(predicate, timeout: float = 5) -> None:
+async def _connected(channel: WhatsAppChannel, bridge: FakeBridge, timeout: float = 5) -> None:
+    """Both ends of the websocket are up (the bridge may see it a moment before the channel)."""
+    assert await asyncio.to_thread(bridge.wait_for_client, timeout)
     deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
+    while not channel.connected:
+        assert asyncio.get_running_loop().time() < deadline, "the channel did not connect"
+        await asyncio.sleep(0.01)
 
 
 def test_the_channel_is_registered_with_its_config_section(register_plugin):
@@ -75,7 +77,7 @@ def test_a_message_reaches_the_inbox_with_a_phone_number_allowFrom_can_name(brid
         channel = make_channel(_config(bridge))
         inbox: asyncio.Queue = asyncio.Queue()
         running = asyncio.create_task(channel.start(inbox.put))
-        assert await asyncio.to_thread(bridge.wait_for_client)
+        await _connected(channel, bridge)
         # Our own message and a status update come first: neither may reach the crew.
         bridge.push_message("my own note", sender="+15550001111", from_me=True)
         bridge.push_message("status post", sender="+1234567890", chat="status@broadcast")
@@ -105,7 +107,7 @@ def test_group_messages_follow_the_groups_setting(bridge, make_channel):
         channel = make_channel(_config(bridge, groups=groups))
         inbox: asyncio.Queue = asyncio.Queue()
         running = asyncio.create_task(channel.start(inbox.put))
-        assert await asyncio.to_thread(bridge.wait_for_client)
+        await _connected(channel, bridge)
         bridge.push_message("chatter", sender="+1234567890", chat=group)
         bridge.push_message("@crew help", sender="+1234567890", chat=group, mentioned=True)
         bridge.push_message("direct", sender="+1234567890")
@@ -131,7 +133,7 @@ def test_replies_and_typing_go_to_the_bridge(bridge, make_channel):
     async def scenario():
         channel = make_channel(_config(bridge))
         running = asyncio.create_task(channel.start(asyncio.Queue().put))
-        assert await asyncio.to_thread(bridge.wait_for_client)
+        await _connected(channel, bridge)
         await channel.typing("1234567890@s.whatsapp.net")
         await channel.send(
             OutboundMessage(text="Ahoy, Ada!", bot="leader", channel="whatsapp", chat_id="1234567890@s.whatsapp.net")
@@ -166,7 +168,7 @@ def test_a_send_made_while_the_inbox_is_busy_is_answered(bridge, make_channel):
             )
 
         running = asyncio.create_task(channel.start(inbox))
-        assert await asyncio.to_thread(bridge.wait_for_client)
+        await _connected(channel, bridge)
         bridge.push_message("ping", sender="+1234567890")
         await asyncio.to_thread(bridge.wait_for_sent, 1)
         await channel.stop()
@@ -188,11 +190,23 @@ def test_start_returns_when_the_bridge_closes_the_socket(bridge, make_channel):
     async def scenario():
         channel = make_channel(_config(bridge))
         running = asyncio.create_task(channel.start(asyncio.Queue().put))
-        assert await asyncio.to_thread(bridge.wait_for_client)
+        await _connected(channel, bridge)
         await asyncio.to_thread(bridge.close_clients, 1001, "bridge stopping")
         await asyncio.wait_for(running, 5)  # returns, so the gateway restarts it with backoff
         with pytest.raises(ConnectionError, match="not connected"):
             await channel.send(OutboundMessage(text="x", bot="leader", channel="whatsapp", chat_id="1@s.whatsapp.net"))
+
+    asyncio.run(scenario())
+
+
+def test_a_bridge_that_ends_with_its_goodbye_code_ends_start_with_the_reason(bridge, make_channel):
+    async def scenario():
+        channel = make_channel(_config(bridge))
+        running = asyncio.create_task(channel.start(asyncio.Queue().put))
+        await _connected(channel, bridge)
+        await asyncio.to_thread(bridge.close_clients, 4000, "WhatsApp connection closed: Stream Errored")
+        with pytest.raises(ConnectionError, match=r"^WhatsApp connection closed: Stream Errored$"):
+            await asyncio.wait_for(running, 5)
 
     asyncio.run(scenario())
 
@@ -208,7 +222,7 @@ def test_a_lost_whatsapp_connection_ends_start_with_the_reason(bridge, make_chan
     async def scenario():
         channel = make_channel(_config(bridge))
         running = asyncio.create_task(channel.start(asyncio.Queue().put))
-        assert await asyncio.to_thread(bridge.wait_for_client)
+        await _connected(channel, bridge)
         bridge.push_status("disconnected", reason="Connection Failure")
         with pytest.raises(ConnectionError, match="Connection Failure"):
             await asyncio.wait_for(running, 5)

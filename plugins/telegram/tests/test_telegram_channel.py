@@ -115,6 +115,31 @@ def test_groups_only_when_the_bot_is_mentioned_or_replied_to_and_never_other_bot
     assert extra == 0
 
 
+def test_captions_count_as_text_and_edits_stickers_and_joins_are_skipped(telegram, make_channel):
+    chat = {"id": 42, "type": "private", "first_name": "Ada"}
+    person = {"id": 42, "is_bot": False, "first_name": "Ada"}
+
+    def message(**fields):
+        return {"message_id": 900 + len(telegram.requests), "date": 1, "chat": chat, "from": person, **fields}
+
+    async def scenario():
+        running = Running(make_channel())
+        telegram.push_update({"edited_message": message(text="an edit", edit_date=2)})
+        telegram.push_update({"message": message(sticker=None, new_chat_members=[person])})
+        sticker = {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1, "is_animated": False}
+        telegram.push_update({"message": message(sticker={**sticker, "is_video": False, "type": "regular"})})
+        photo = [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}]
+        telegram.push_update({"message": message(photo=photo, caption="what is in this picture?")})
+        telegram.push_message(42, "and plain text")
+        got = [(await running.next()).text for _ in range(2)]
+        await asyncio.sleep(0.3)
+        await running.stop()
+        return got, running.inbox.qsize()
+
+    assert asyncio.run(scenario()) == (["what is in this picture?", "and plain text"], 0)
+    assert telegram.pending_updates() == 0
+
+
 @pytest.mark.parametrize(("groups", "expected"), [("all", ["chatter", "private"]), ("off", ["private"])])
 def test_the_groups_setting(telegram, make_channel, groups, expected):
     async def scenario():

@@ -265,7 +265,8 @@ class Bridge {
         (context?.mentionedJid || []).some((jid) => me.includes(bareJid(jid))) ||
           (context?.participant && me.includes(bareJid(context.participant))),
       );
-      this.sock?.readMessages([key]).catch(() => {}); // blue ticks: the crew has it
+      // No read receipts: the bridge does not know allowFrom, and marking a stranger's message
+      // (on what may be the user's own number) as read would be wrong.
       this.broadcast({
         type: 'message',
         id: key.id || '',

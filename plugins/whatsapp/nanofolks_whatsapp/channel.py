@@ -135,7 +135,12 @@ class WhatsAppChannel:
     async def _linked(self, *, login: bool) -> AsyncIterator[ClientConnection]:
         """The websocket to a bridge: the configured one, or one this channel starts and stops."""
         if self.config.bridge_url:
-            token = self.services.secret(self.config.bridge_token) if self.config.bridge_token else ""
+            if not self.config.bridge_token:
+                raise BridgeError(
+                    "channels.whatsapp.bridgeToken is not set: a bridge at bridgeUrl needs the token it was started "
+                    "with (NANOFOLKS_BRIDGE_TOKEN); write it as env:NAME or keyring:NAME"
+                )
+            token = self.services.secret(self.config.bridge_token)
             async with self._connected(self.config.bridge_url, token) as ws:
                 yield ws
             return

@@ -186,6 +186,13 @@ def test_a_wrong_token_is_refused(bridge, make_channel):
     assert bridge.connections == 0
 
 
+def test_a_bridge_url_without_a_token_is_one_clear_error(bridge, make_channel):
+    channel = make_channel(WhatsAppConfig(enabled=True, bridge_url=bridge.url))
+    with pytest.raises(BridgeError, match="bridgeToken is not set"):
+        asyncio.run(channel.start(asyncio.Queue().put))
+    assert bridge.refused == 0  # refused before any connection was tried
+
+
 def test_start_returns_when_the_bridge_closes_the_socket(bridge, make_channel):
     async def scenario():
         channel = make_channel(_config(bridge))

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import logging
+import re
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import Bot, Message, Update
+from telegram import Bot, Message, MessageEntity, Update
 from telegram.constants import ChatAction
 from telegram.error import (
     BadRequest,
@@ -100,6 +101,7 @@ class TelegramChannel:
         self._stopping = asyncio.Event()
         self._poll: asyncio.Future | None = None
         self._idle = asyncio.Event()  # set while start() is not running
+        self._connecting = asyncio.Lock()
         self._idle.set()
 
     # -- the Channel protocol ---------------------------------------------------------------
@@ -165,6 +167,14 @@ class TelegramChannel:
     async def _connected_bot(self) -> Bot:
         if self._bot is not None:
             return self._bot
+        async with self._connecting:  # start, send and typing may all ask first
+            if self._bot is None:
+                if self._stopping.is_set():
+                    raise TelegramChannelError(f"{self.name}: the channel is stopped")
+                await self._connect()
+            return self._bot
+
+    async def _connect(self) -> None:
         if self.config.token is None:
             raise TelegramChannelError(
                 f"channels.{self.name}.token is not set: create a bot with @BotFather and set its token "
@@ -182,7 +192,6 @@ class TelegramChannel:
             await bot.shutdown()
             raise
         self._bot, self._me = bot, bot.bot
-        return bot
 
     @property
     def _api_base(self) -> str:
@@ -293,17 +302,21 @@ class TelegramChannel:
         mode = self.config.groups
         if mode == "off":
             return None
-        mention = f"@{self._me.username}"
-        mentioned = mention.casefold() in text.casefold()
+        mention = f"@{self._me.username}".casefold()
+        # Telegram marks @mentions and /commands as entities: "@mybot_two" or an address in a
+        # URL is not a mention of @mybot.
+        entities = message.parse_entities if message.text else message.parse_caption_entities
+        found = entities([MessageEntity.MENTION, MessageEntity.BOT_COMMAND]).values()
+        mentioned = any(part.casefold() == mention or part.casefold().endswith(mention) for part in found)
         replied = message.reply_to_message is not None and (
             message.reply_to_message.from_user is not None and message.reply_to_message.from_user.id == self._me.id
         )
         if mode == "mention" and not (mentioned or replied):
             return None
         if mentioned:
-            # "@mybot what's up" reaches the crew as "what's up"; the crew's own @names still work.
-            at = text.casefold().find(mention.casefold())
-            text = (text[:at] + text[at + len(mention) :]).strip()
+            # "@mybot what's up" reaches the crew as "what's up" ("/help@mybot" as "/help"); the
+            # crew's own @names still work.
+            text = re.sub(re.escape(mention), "", text, count=1, flags=re.IGNORECASE).strip()
         return text or None
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import re
 import socket
 import sys
 import threading
@@ -40,6 +41,9 @@ MAX_MESSAGE_LENGTH = 4096
 
 #: The longest ``getUpdates`` timeout the server honours (Telegram's own cap is 50 s).
 MAX_POLL_SECONDS = 50
+
+_COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{5,32})?")
+_MENTION = re.compile(r"(?<![\w/@])@[A-Za-z0-9_]{5,32}(?![\w@])")
 
 _INT_PARAMS = frozenset({"offset", "limit", "timeout", "message_thread_id", "reply_to_message_id"})
 
@@ -149,7 +153,8 @@ class FakeTelegramServer:
         ``chat_id`` defaults to ``user_id`` (the private chat with the bot); a negative id is a
         group (``chat_type`` ``"group"`` unless given). ``reply_to_bot`` makes it a reply to a
         message of the bot; ``mention_bot`` prefixes ``@<bot_username> `` with its mention
-        entity (an ``@bot_username`` already in ``text`` gets its entity too). Returns the update.
+        entity (``@names`` and ``/commands`` in ``text`` get their entities as on Telegram). Returns
+        the update.
         """
         chat_id = user_id if chat_id is None else chat_id
         chat_type = chat_type or ("private" if chat_id > 0 else "group")
@@ -240,14 +245,14 @@ class FakeTelegramServer:
         return {"id": self.bot_id, "is_bot": True, "first_name": "Nanofolks Test", "username": self.bot_username}
 
     def _entities(self, text: str) -> list[dict[str, Any]]:
-        mention = f"@{self.bot_username}"
-        entities, start = [], text.find(mention)
-        while start >= 0:
-            # Offsets count UTF-16 code units, as Telegram's do.
-            offset = len(text[:start].encode("utf-16-le")) // 2
-            entities.append({"type": "mention", "offset": offset, "length": len(mention)})
-            start = text.find(mention, start + len(mention))
-        return entities
+        """``bot_command`` and ``mention`` entities, as Telegram marks them (offsets in UTF-16 units)."""
+        entities = []
+        for kind, pattern in (("bot_command", _COMMAND), ("mention", _MENTION)):
+            for match in pattern.finditer(text):
+                offset = len(text[: match.start()].encode("utf-16-le")) // 2
+                length = len(match.group().encode("utf-16-le")) // 2
+                entities.append({"type": kind, "offset": offset, "length": length})
+        return sorted(entities, key=lambda entity: entity["offset"])
 
     def handle(self, token: str, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Answer one call: ``(HTTP status, JSON body)``. Runs on the server's request thread."""

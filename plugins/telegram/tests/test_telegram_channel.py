@@ -98,8 +98,11 @@ def test_groups_only_when_the_bot_is_mentioned_or_replied_to_and_never_other_bot
         telegram.push_message(7, "what do you think?", chat_id=-100, mention_bot=True, username="bo")
         telegram.push_message(8, "and you?", chat_id=-100, reply_to_bot=True)
         telegram.push_message(9, "I am a bot", is_bot=True, mention_bot=True, chat_id=-100)
+        telegram.push_message(7, "@nanofolks_test_bot_two is another bot", chat_id=-100)
+        telegram.push_message(7, "mail me at bo@nanofolks_test_bot.example", chat_id=-100)
+        telegram.push_message(8, "/help@nanofolks_test_bot", chat_id=-100)
         telegram.push_message(42, "private still works")
-        got = [await running.next() for _ in range(3)]
+        got = [await running.next() for _ in range(4)]
         await asyncio.sleep(0.3)
         extra = running.inbox.qsize()
         await running.stop()
@@ -109,6 +112,7 @@ def test_groups_only_when_the_bot_is_mentioned_or_replied_to_and_never_other_bot
     assert [(m.text, m.sender, m.chat_id) for m in got] == [
         ("what do you think?", "7", "-100"),  # the bot's @mention is taken out
         ("and you?", "8", "-100"),
+        ("/help", "8", "-100"),  # a command for this bot
         ("private still works", "42", "42"),
     ]
     assert got[0].metadata["chat_type"] == "group"

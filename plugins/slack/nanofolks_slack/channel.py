@@ -29,6 +29,8 @@ from nanofolks_slack.plugin import SlackConfig
 SLACK_API = "https://slack.com/api"
 #: Seconds to open the websocket before start() gives up (the SDK alone would retry forever).
 CONNECT_TIMEOUT = 30
+#: Seconds start() waits at the end for acknowledged events still queued to reach the inbox.
+DRAIN_TIMEOUT = 5
 # Message subtypes that are still a person writing to the crew; every other subtype
 # (message_changed, message_deleted, channel_join, bot_message ...) is not a new message.
 PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
@@ -129,10 +131,16 @@ class SlackChannel:
                     self.log.info("%s: the Socket Mode connection closed", self.name)
                     return
                 woken.clear()
-                stopping = asyncio.ensure_future(self._stopping.wait())
-                await asyncio.wait([stopping, asyncio.ensure_future(woken.wait())], timeout=0.5)
-                stopping.cancel()
+                waits = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(woken.wait())]
+                await asyncio.wait(waits, timeout=0.5)
+                for waiting in waits:
+                    waiting.cancel()
         finally:
+            # Envelopes already acknowledged are Slack's no longer: hand them over before leaving.
+            try:
+                await asyncio.wait_for(events.join(), DRAIN_TIMEOUT)
+            except TimeoutError:
+                self.log.warning("%s: %d Slack message(s) not passed on at disconnect", self.name, events.qsize())
             reader.cancel()
             await client.close()
 
@@ -166,6 +174,8 @@ class SlackChannel:
                 await self._pass_on(event, inbox)
             except Exception:  # noqa: BLE001 - one odd event must not stop the ones after it
                 self.log.exception("%s: could not pass on a Slack event of type %s", self.name, event.get("type"))
+            finally:
+                events.task_done()
 
     async def _pass_on(self, event: dict[str, Any], inbox: Any) -> None:
         if event.get("subtype") not in PERSON_SUBTYPES or event.get("bot_id") or event.get("bot_profile"):

@@ -214,6 +214,28 @@ def test_start_returns_when_the_socket_drops_and_works_again_when_restarted(make
     assert slack.connections == 2
 
 
+def test_messages_acknowledged_before_a_drop_still_reach_the_crew(make_channel, slack):
+    async def run():
+        channel = make_channel()
+        received = []
+
+        async def slow_inbox(message):
+            await asyncio.sleep(0.1)  # a busy gateway
+            received.append(message.text)
+
+        before = slack.connections
+        running = asyncio.create_task(channel.start(slow_inbox))
+        await asyncio.to_thread(slack.wait_connected, before + 1)
+        envelopes = [slack.send_message(f"quick {n}", user="U0001")[0] for n in range(5)]
+        for envelope in envelopes:
+            await asyncio.to_thread(slack.wait_ack, envelope)
+        slack.drop_connections()
+        await asyncio.wait_for(running, 10)
+        return received
+
+    assert asyncio.run(run()) == [f"quick {n}" for n in range(5)]
+
+
 def test_a_refresh_requested_by_slack_moves_to_a_new_socket_without_ending_start(make_channel, slack):
     async def run():
         channel = make_channel()

@@ -38,6 +38,25 @@ PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 SEEN_EVENTS = 1000
 
 
+class _ConnectFailures(logging.Filter):
+    """Catches the SDK's "Failed to connect ... Retrying" log record (a traceback every few
+    seconds, forever) so start() can end with that reason instead; the timeout covers an SDK
+    that words it differently."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = asyncio.Event()
+        self.reason = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith("Failed to connect"):
+            return True
+        self.reason = message.removeprefix("Failed to connect (error: ").split("); Retrying")[0]
+        self.failed.set()
+        return False
+
+
 class SlackSetupError(NanofolksError):
     """A token is missing or Slack rejected it; the message names the config key and the fix."""
 
@@ -116,13 +135,10 @@ class SlackChannel:
         client.on_close_listeners.append(on_close)
         client.on_error_listeners.append(on_close)
         reader = asyncio.create_task(self._read_events(events, inbox))
+        failures = _ConnectFailures()
+        client.logger.addFilter(failures)
         try:
-            try:
-                await asyncio.wait_for(client.connect(), CONNECT_TIMEOUT)
-            except TimeoutError:
-                raise ConnectionError(
-                    f"could not open Slack's Socket Mode websocket within {CONNECT_TIMEOUT} s"
-                ) from None
+            await self._connect(client, failures)
             self.log.info("%s connected over Socket Mode as %s", self.name, auth.get("user") or self._bot_user_id)
             while not self._stopping.is_set():
                 session = client.current_session
@@ -142,7 +158,21 @@ class SlackChannel:
             except TimeoutError:
                 self.log.warning("%s: %d Slack message(s) not passed on at disconnect", self.name, events.qsize())
             reader.cancel()
+            client.logger.removeFilter(failures)
             await client.close()
+
+    async def _connect(self, client: SocketModeClient, failures: _ConnectFailures) -> None:
+        """Open the websocket once: the SDK's ``connect`` would retry forever on failure."""
+        connecting = asyncio.ensure_future(client.connect())
+        failed = asyncio.ensure_future(failures.failed.wait())
+        await asyncio.wait([connecting, failed], timeout=CONNECT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        failed.cancel()
+        if connecting.done():
+            connecting.result()
+            return
+        connecting.cancel()
+        reason = failures.reason or f"no connection within {CONNECT_TIMEOUT} s"
+        raise ConnectionError(f"could not open Slack's Socket Mode websocket: {reason}")
 
     async def send(self, message: OutboundMessage) -> None:
         """Post one reply chunk as plain text; in the thread the person wrote in, if any."""

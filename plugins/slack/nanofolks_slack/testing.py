@@ -38,7 +38,8 @@ class FakeSlackServer:
     """Slack's Web API + Socket Mode on 127.0.0.1, driven by a test.
 
     ``users`` maps user ids to names for ``users.info``; with ``users_read=False`` that method
-    answers ``missing_scope`` as for a bot without the ``users:read`` scope. Read what the bot
+    answers ``missing_scope`` as for a bot without the ``users:read`` scope. ``socket_url``
+    replaces the websocket URL ``apps.connections.open`` answers (an unreachable one, say). Read what the bot
     did from :attr:`posted`, :attr:`acks` and :attr:`calls` (copies, safe from any thread).
     """
 
@@ -52,6 +53,7 @@ class FakeSlackServer:
         team_id: str = "T0001",
         users: dict[str, str] | None = None,
         users_read: bool = True,
+        socket_url: str | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -60,6 +62,7 @@ class FakeSlackServer:
         self.team_id = team_id
         self.users = dict(users if users is not None else {"U0001": "ada", "U0002": "mallory"})
         self.users_read = users_read
+        self.socket_url = socket_url
         self.port = 0
         self._posted: list[dict[str, Any]] = []
         self._acks: list[str] = []
@@ -299,7 +302,8 @@ class FakeSlackServer:
         if method == "apps.connections.open":
             if token != self.app_token:
                 return {"ok": False, "error": "not_allowed_token_type"}
-            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket={next(self._ids)}"}
+            url = self.socket_url or f"ws://127.0.0.1:{self.port}/link/?ticket={next(self._ids)}"
+            return {"ok": True, "url": url}
         if token != self.bot_token:
             return {"ok": False, "error": "not_allowed_token_type"}
         if method == "auth.test":

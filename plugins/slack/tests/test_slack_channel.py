@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 
 import pytest
 from nanofolks_slack import plugin
@@ -195,6 +196,25 @@ def test_an_unreachable_api_base_is_a_connection_error(make_channel):
     channel = make_channel(api_base="http://127.0.0.1:9/api")
     with pytest.raises(ConnectionError, match="could not reach Slack at http://127.0.0.1:9/api/"):
         asyncio.run(asyncio.wait_for(channel.start(lambda message: None), 10))
+
+
+def test_an_unreachable_socket_url_fails_start_at_once_with_the_reason(plugin_services, register_plugin):
+    spec = register_plugin(plugin, "slack").get("channel", "slack")
+
+    async def run(slack):
+        config = plugin.SlackConfig(
+            bot_token=Secret.parse(slack.bot_token), app_token=Secret.parse(slack.app_token), api_base=slack.api_base
+        )
+        channel = SlackChannel(spec=spec, config=config, services=plugin_services("slack"))
+        began = time.monotonic()
+        with pytest.raises(ConnectionError) as failure:
+            await channel.start(lambda message: None)
+        return str(failure.value), time.monotonic() - began
+
+    with FakeSlackServer(socket_url="ws://127.0.0.1:9/link/") as slack:
+        message, took = asyncio.run(run(slack))
+    assert message.startswith("could not open Slack's Socket Mode websocket: Cannot connect to host 127.0.0.1:9")
+    assert took < 5  # not the SDK's endless retry, nor the 30 s timeout
 
 
 def test_start_returns_when_the_socket_drops_and_works_again_when_restarted(make_channel, slack):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+import aiohttp
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
@@ -58,7 +59,8 @@ class DiscordChannel:
         """Log in, hand each message for the crew to ``inbox``, return when the connection ends.
 
         Raises :class:`DiscordChannelError` for a missing or rejected token and for a Message
-        Content Intent that is not enabled; other connection failures propagate as they are.
+        Content Intent that is not enabled (the user must fix those), ``ConnectionError`` when
+        Discord cannot be reached or its gateway closes the connection for good.
         """
         if self.config.token is None:
             raise DiscordChannelError(
@@ -89,6 +91,8 @@ class DiscordChannel:
                     f"{PORTAL} > your app > Bot > Reset Token and update channels.discord.token"
                 ) from None
             raise ConnectionError(f"Discord's gateway closed the connection (close code {code})") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ConnectionError(f"could not reach Discord at {self._api_origin()}: {exc}") from exc
         finally:
             if not client.is_closed():
                 await client.close()

@@ -104,6 +104,9 @@ class FakeDiscordServer:
         #: IDENTIFY payloads received (``d`` of op 2), and the query of every gateway connection.
         self.identifies: list[dict[str, Any]] = []
         self.gateway_queries: list[dict[str, str]] = []
+        #: The close code of every gateway connection that ended (1000: the client closed it
+        #: cleanly; 1006 or None: the connection just dropped), in order.
+        self.closes: list[int | None] = []
         self._ids = itertools.count(1100000000000000000)
         self._sessions: list[web.WebSocketResponse] = []
         self._sequence: dict[int, int] = {}
@@ -222,6 +225,10 @@ class FakeDiscordServer:
     def wait_until_connected(self, timeout: float = 5.0) -> None:
         """Wait until a client has identified on the gateway (READY sent)."""
         self._wait(lambda: self._sessions, timeout, "no discord client connected to the fake gateway")
+
+    def wait_until_disconnected(self, timeout: float = 5.0) -> None:
+        """Wait until no client is connected to the gateway (the server saw the close)."""
+        self._wait(lambda: not self._sessions, timeout, "a discord client is still connected to the fake gateway")
 
     def wait_for_sent(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait until at least ``count`` messages were posted; returns them all."""
@@ -369,9 +376,10 @@ class FakeDiscordServer:
                 payload = json.loads(frame.data)
                 await self._on_gateway_payload(ws, payload)
         finally:
+            self.closes.append(ws.close_code)
             if ws in self._sessions:
                 self._sessions.remove(ws)
-                self._notify()
+            self._notify()
         return ws
 
     async def _on_gateway_payload(self, ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:

@@ -94,8 +94,15 @@ class TelegramChannel:
         self.config = config or TelegramConfig()
         self.services = services
         self.log = services.log
+        if self.config.token is None:
+            raise TelegramChannelError(
+                f"channels.{self.name}.token is not set: create a bot with @BotFather and set its token "
+                f'(e.g. "token": "env:TELEGRAM_BOT_TOKEN")'
+            )
+        # Resolved now: a missing env variable or secret makes the channel "failed" with the
+        # reason at once, instead of a retry loop that cannot succeed until the gateway restarts.
+        self._token: str = services.secret(self.config.token)
         self._bot: Bot | None = None
-        self._token: str | None = None
         self._me: Any = None
         self._offset: int | None = None  # next update to ask for; kept across restarts of start()
         self._stopping = asyncio.Event()
@@ -175,13 +182,7 @@ class TelegramChannel:
             return self._bot
 
     async def _connect(self) -> None:
-        if self.config.token is None:
-            raise TelegramChannelError(
-                f"channels.{self.name}.token is not set: create a bot with @BotFather and set its token "
-                f'(e.g. "token": "env:TELEGRAM_BOT_TOKEN")'
-            )
-        token = self.services.secret(self.config.token)
-        self._token = token
+        token = self._token
         _mask_token_in_logs(token)
         poll_request = HTTPXRequest(connect_timeout=CALL_TIMEOUT, read_timeout=CALL_TIMEOUT)
         request = HTTPXRequest(connection_pool_size=8, connect_timeout=CALL_TIMEOUT, read_timeout=CALL_TIMEOUT)
@@ -265,7 +266,7 @@ class TelegramChannel:
         return TelegramChannelError(f"{self.name}: {method} failed: {text}" + (f" ({hint})" if hint else ""))
 
     def _masked(self, text: str) -> str:
-        return text.replace(self._token, "<token>") if self._token else text
+        return text.replace(self._token, "<token>")
 
     # -- incoming messages ----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from nanofolks_telegram.channel import TelegramChannel, TelegramChannelError
 from nanofolks_telegram.config import TelegramConfig
 from nanofolks_telegram.testing import FakeTelegramServer
 
-from nanofolks_core.api import OutboundMessage, Secret
+from nanofolks_core.api import OutboundMessage, Secret, SecretUnavailable
 from nanofolks_core.testing import structure_section
 
 
@@ -32,6 +32,7 @@ def make_channel(telegram, plugin_services, register_plugin):
         )
         return TelegramChannel(spec=spec, config=config, services=plugin_services("telegram", secrets=secrets))
 
+    make.spec = spec
     return make
 
 
@@ -208,9 +209,15 @@ def test_the_token_comes_from_the_environment_or_the_secret_store(telegram, make
     assert asyncio.run(scenario(make_channel(token="env:TELEGRAM_BOT_TOKEN"))) == "hi"
     assert asyncio.run(scenario(make_channel(token="keyring:telegram", secrets={"telegram": telegram.token}))) == "hi"
 
-    missing = make_channel(token="env:NO_SUCH_TELEGRAM_TOKEN")
-    with pytest.raises(Exception, match="NO_SUCH_TELEGRAM_TOKEN"):
-        asyncio.run(missing.start(asyncio.Queue().put))
+
+def test_a_missing_token_fails_when_the_channel_is_built(make_channel, plugin_services):
+    # The gateway shows a channel it cannot build as "failed" with this message, and does not retry it.
+    with pytest.raises(SecretUnavailable, match="NO_SUCH_TELEGRAM_TOKEN"):
+        make_channel(token="env:NO_SUCH_TELEGRAM_TOKEN")
+    with pytest.raises(TelegramChannelError, match=r"channels\.telegram\.token is not set.*@BotFather"):
+        TelegramChannel(
+            spec=make_channel.spec, config=TelegramConfig(enabled=True), services=plugin_services("telegram")
+        )
 
 
 def test_a_lost_server_ends_start_with_an_error_and_a_restart_does_not_repeat_messages(telegram, make_channel):

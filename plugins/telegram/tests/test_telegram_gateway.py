@@ -37,7 +37,7 @@ def _provider_site(site: Path) -> str:
 class Gateway:
     """``nanofolks gateway --port 0`` in a subprocess, for one data folder."""
 
-    def __init__(self, home: Path, site: Path, token: str, api_base: str, llm_url: str, **telegram_config):
+    def __init__(self, home: Path, site: Path, token_value: str, api_base: str, llm_url: str, **telegram_config):
         config = {
             "agents": {"defaults": {"model": "local/test-model"}},
             "providers": {"local": {"apiBase": llm_url}},
@@ -45,7 +45,6 @@ class Gateway:
             "channels": {
                 "telegram": {
                     "enabled": True,
-                    "token": "env:TEST_TELEGRAM_TOKEN",
                     "apiBase": api_base,
                     "allowFrom": [str(ADA), "@bo_the_bosun"],
                     **telegram_config,
@@ -59,7 +58,7 @@ class Gateway:
             "NANOFOLKS_HOME": str(home),
             "NANOFOLKS_LOAD_PLUGINS": "telegram,test-provider",
             "PYTHONPATH": _provider_site(site),
-            "TEST_TELEGRAM_TOKEN": token,
+            "TEST_TELEGRAM_TOKEN": token_value,
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nanofolks_core", "gateway", "--port", "0"],
@@ -128,10 +127,12 @@ def telegram():
 def start_gateway(nanofolks_home, tmp_path, llm_server, telegram):
     started: list[Gateway] = []
 
-    def start(*, token: str | None = None, **telegram_config) -> Gateway:
+    def start(*, token: str | None = None, token_ref: str = "env:TEST_TELEGRAM_TOKEN", **telegram_config) -> Gateway:
         site = tmp_path / f"site{len(started)}"
         token = token or telegram.token
-        gateway = Gateway(nanofolks_home, site, token, telegram.url, llm_server.base_url, **telegram_config)
+        gateway = Gateway(
+            nanofolks_home, site, token, telegram.url, llm_server.base_url, **telegram_config, token=token_ref
+        )
         started.append(gateway)
         return gateway
 
@@ -184,6 +185,14 @@ def test_an_allowed_user_gets_the_crews_reply_and_a_stranger_gets_nothing(start_
     assert not (gateway.home / "run" / "gateway.json").exists()
     assert str(STRANGER) in err and "allowFrom" in err  # logged once, with how to let them in
     assert telegram.token not in err
+
+
+def test_a_token_that_cannot_be_read_marks_the_channel_failed(start_gateway):
+    gateway = start_gateway(token_ref="env:TELEGRAM_TOKEN_NOT_EXPORTED")
+    state = gateway.wait_channel(lambda state: state["state"] == "failed")
+    assert "TELEGRAM_TOKEN_NOT_EXPORTED" in state["lastError"]
+    code, err = gateway.terminate()
+    assert code == 0, err
 
 
 def test_a_rejected_token_shows_on_health_and_the_gateway_keeps_running(start_gateway, telegram):

@@ -116,7 +116,6 @@ class WhatsAppChannel:
                 f"channels.whatsapp.bridgeUrl points at a bridge you run yourself ({self.config.bridge_url}): "
                 "log in where that bridge runs (its terminal shows the QR code)"
             )
-        print("Starting the WhatsApp bridge (the QR code appears in a few seconds; Ctrl-C to give up)…", flush=True)
         try:
             async with self._linked(login=True) as ws, contextlib.aclosing(self._frames(ws)) as frames:
                 async for frame in frames:
@@ -152,6 +151,11 @@ class WhatsAppChannel:
             node, _version = await asyncio.to_thread(find_node, self.config.node)
             script = await asyncio.to_thread(prepare_bridge, data_dir / "bridge", node, self.log)
             token = secrets.token_urlsafe(32)
+            if login:
+                print(
+                    "Starting the WhatsApp bridge (the QR code appears in a few seconds; Ctrl-C to give up)…",
+                    flush=True,
+                )
             self._bridge = await BridgeProcess.spawn(
                 node=node, script=script, token=token, log=self.log, auth_dir=auth_dir,
                 port=self.config.bridge_port, login=login,

@@ -44,7 +44,8 @@ def _jid(number_or_jid: str) -> str:
 class FakeBridge:
     """A local fake of the nanofolks WhatsApp bridge.
 
-    * ``url`` (``ws://127.0.0.1:<port>``) and ``token`` (random unless given) are what the channel needs.
+    * ``url`` (``ws://127.0.0.1:<port>``) and ``token`` (random unless given) are what the channel
+      needs; ``port`` (default 0: a free one) is where it listens.
     * ``state`` is the status sent to each client on connect (``"connected"`` by default;
       ``"qr"`` plays a bridge that is not linked).
     * ``push_message(text, sender=..., ...)``, ``push_status(state)``, ``push_qr(data)`` and
@@ -55,8 +56,16 @@ class FakeBridge:
     * ``close_clients()`` closes the connection as a bridge that goes away does.
     """
 
-    def __init__(self, token: str | None = None, *, state: str = "connected", me: str = "15550001111@s.whatsapp.net"):
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        state: str = "connected",
+        me: str = "15550001111@s.whatsapp.net",
+        port: int = 0,
+    ):
         self.token = token or secrets.token_urlsafe(24)
+        self._requested_port = port
         self.state = state
         self.me = me
         self.sent: list[dict[str, Any]] = []
@@ -104,7 +113,7 @@ class FakeBridge:
     async def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        async with serve(self._handle, "127.0.0.1", 0, process_request=self._check) as server:
+        async with serve(self._handle, "127.0.0.1", self._requested_port, process_request=self._check) as server:
             self.port = server.sockets[0].getsockname()[1]
             ready.set()
             await self._stop.wait()

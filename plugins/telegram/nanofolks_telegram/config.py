@@ -32,4 +32,4 @@ class TelegramConfig(ChannelConfig):
     token: Secret | None = None
     api_base: str | None = attrs.field(default=None, validator=validators.http_url())
     groups: str = attrs.field(default="mention", validator=validators.one_of(*GROUP_MODES))
-    poll_timeout: int = attrs.field(default=30, validator=validators.between(0, 50))
+    poll_timeout: int = attrs.field(default=30, validator=validators.between(1, 50))

@@ -18,7 +18,7 @@ from importlib.util import find_spec
 import pytest
 from nanofolks_discord.testing import FakeDiscordServer
 
-pytestmark = pytest.mark.skipif(
+needs_provider = pytest.mark.skipif(
     find_spec("nanofolks_provider_litellm") is None, reason="needs nanofolks-provider-litellm for the crew's model"
 )
 
@@ -27,13 +27,13 @@ ADA, ADA_CHAT = 100000000000000042, 200000000000000007
 STRANGER, STRANGER_CHAT = 100000000000000666, 200000000000000066
 
 
-def _env(home) -> dict[str, str]:
+def _env(home, plugins: str = "discord,provider-litellm", token: str = TOKEN) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NANOFOLKS_", "DISCORD_"))}
     env.update(
         NANOFOLKS_HOME=str(home),
         # Only what this test is about: no memory/router plugins to start (they are tested elsewhere).
-        NANOFOLKS_LOAD_PLUGINS="discord,provider-litellm",
-        DISCORD_TEST_TOKEN=TOKEN,
+        NANOFOLKS_LOAD_PLUGINS=plugins,
+        DISCORD_TEST_TOKEN=token,
         LITELLM_LOCAL_MODEL_COST_MAP="True",
     )
     return env
@@ -55,6 +55,7 @@ def _wait_for(predicate, timeout: float, what: str, log) -> None:
     raise AssertionError(f"{what} within {timeout} s; gateway log:\n{log.read_text()[-3000:]}")
 
 
+@needs_provider
 def test_the_gateway_answers_an_allowed_discord_user_and_ignores_a_stranger(tmp_path, llm_server):
     home = tmp_path / "home"
     home.mkdir()
@@ -119,3 +120,40 @@ def test_the_gateway_answers_an_allowed_discord_user_and_ignores_a_stranger(tmp_
     )
     assert "Ahoy crew" in history.stdout, history.stdout + history.stderr  # the chat continued room general
     assert "let me in" not in history.stdout
+
+
+def test_a_wrong_token_shows_in_health_with_the_fix_and_never_in_the_log(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    log = tmp_path / "gateway.log"
+    wrong = "MTAx.wrong.token-that-must-not-be-logged"
+    with FakeDiscordServer(token=TOKEN) as discord_server:
+        channel = {"enabled": True, "token": "env:DISCORD_TEST_TOKEN", "apiBase": discord_server.api_base}
+        (home / "config.json").write_text(json.dumps({"channels": {"discord": channel}}))
+        with log.open("wb") as output:
+            gateway = subprocess.Popen(
+                [sys.executable, "-m", "nanofolks_core", "gateway", "--port", "0"],
+                env=_env(home, plugins="discord", token=wrong),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            _wait_for(lambda: (home / "run" / "gateway.json").exists(), 60, "no run/gateway.json", log)
+            _wait_for(
+                lambda: (_health(home)["channels"]["discord"]["lastError"] or "").count("rejected the bot token"),
+                30,
+                "health did not show the token error",
+                log,
+            )
+            health = _health(home)
+        finally:
+            gateway.send_signal(signal.SIGTERM)
+            code = gateway.wait(30)
+        assert discord_server.identifies == []  # it never got past the REST login
+
+    assert code == 0
+    discord = health["channels"]["discord"]
+    assert discord["state"] in ("backoff", "starting"), discord
+    assert "Reset Token" in discord["lastError"]
+    assert health["status"]  # the gateway itself is up while the channel waits to retry
+    assert wrong not in log.read_text() and wrong not in json.dumps(health)

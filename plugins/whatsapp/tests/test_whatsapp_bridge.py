@@ -165,6 +165,17 @@ def bridge_script(tmp_path, node_modules) -> Path:
     return folder / "index.mjs"
 
 
+def test_the_bridge_hands_on_the_right_messages_with_the_right_sender(bridge_script):
+    """bridge_messages.test.mjs: own messages, status and history skipped; lid -> phone jid; groups."""
+    test_file = bridge_script.with_name("bridge_messages.test.mjs")
+    test_file.write_bytes(Path(__file__).with_name("bridge_messages.test.mjs").read_bytes())
+    done = subprocess.run(
+        ["node", "--test", str(test_file)], cwd=bridge_script.parent, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "# fail 0" in done.stdout and "# pass 5" in done.stdout, done.stdout
+
+
 async def _talk(ws, frame: dict) -> dict:
     await ws.send(json.dumps(frame))
     return json.loads(await asyncio.wait_for(ws.recv(), 5))

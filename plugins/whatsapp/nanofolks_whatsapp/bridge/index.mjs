@@ -16,8 +16,9 @@
 // backoff (one retry policy, the gateway's).
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { WebSocketServer, WebSocket } from 'ws';
 
 const VERSION = '0.1.0';
@@ -76,6 +77,53 @@ function messageText(content) {
     content.documentMessage?.caption ||
     ''
   );
+}
+
+// Chats that are not conversations: status updates, broadcast lists, channels ("newsletters").
+const notAConversation = (jid) => jid === 'status@broadcast' || /@(broadcast|newsletter)$/.test(jid);
+
+/**
+ * The `message` frame for one baileys message, or null when it is not for the crew: our own,
+ * not a conversation, history replayed from before `startedAt`, or without text.
+ * `me` lists the linked account's bare jids (phone and lid form); `extract` unwraps ephemeral,
+ * view-once and edited messages (baileys' extractMessageContent).
+ */
+export function messageFrame(msg, { startedAt = 0, me = [], extract = (message) => message } = {}) {
+  const key = msg?.key || {};
+  const chat = key.remoteJid || '';
+  if (!chat || notAConversation(chat) || key.fromMe) return null;
+  const ts = Number(msg.messageTimestamp || 0);
+  if (ts && ts < startedAt) return null;
+  const content = extract(msg.message);
+  const text = messageText(content);
+  if (!text) return null; // text only: media without a caption, reactions and receipts are not handed on
+  const isGroup = chat.endsWith('@g.us');
+  let from = isGroup ? key.participant || '' : chat;
+  let lid = null;
+  const alt = isGroup ? key.participantAlt : key.remoteJidAlt;
+  // Newer WhatsApp addresses people by a "lid" (not a phone number); prefer the phone-number form.
+  if (from.endsWith('@lid')) {
+    lid = from;
+    if (alt && alt.endsWith('@s.whatsapp.net')) from = alt;
+  }
+  const context = content?.extendedTextMessage?.contextInfo;
+  const mentioned = Boolean(
+    (context?.mentionedJid || []).some((jid) => me.includes(bareJid(jid))) ||
+      (context?.participant && me.includes(bareJid(context.participant))),
+  );
+  return {
+    type: 'message',
+    id: key.id || '',
+    from: bareJid(from),
+    lid: lid && bareJid(lid),
+    chat,
+    text,
+    pushName: msg.pushName || '',
+    ts,
+    fromMe: false,
+    isGroup,
+    mentioned,
+  };
 }
 
 class Bridge {
@@ -186,7 +234,8 @@ class Bridge {
       auth: { creds: state.creds, keys: baileys.makeCacheableSignalKeyStore(state.keys, logger) },
       ...(version ? { version } : {}),
       logger,
-      browser: ['nanofolks', 'Desktop', VERSION],
+      // Shown on the phone under Linked Devices; an OS/browser pair WhatsApp knows links reliably.
+      browser: baileys.Browsers.ubuntu('nanofolks'),
       syncFullHistory: false,
       markOnlineOnConnect: false,
     });
@@ -239,47 +288,12 @@ class Bridge {
 
   onMessages({ messages, type }, baileys, startedAt) {
     if (type !== 'notify') return;
+    const me = [this.sock?.user?.id, this.sock?.user?.lid].filter(Boolean).map(bareJid);
     for (const msg of messages) {
-      const key = msg.key || {};
-      const chat = key.remoteJid || '';
-      if (!chat || baileys.isJidBroadcast(chat) || baileys.isJidStatusBroadcast(chat)) continue;
-      if (baileys.isJidNewsletter?.(chat)) continue;
-      if (key.fromMe) continue; // our own messages (replies included) are not news
-      const ts = Number(msg.messageTimestamp || 0);
-      if (ts && ts < startedAt) continue;
-      const content = baileys.extractMessageContent(msg.message);
-      const text = messageText(content);
-      if (!text) continue; // text only: media, reactions and receipts are not handed on
-      const isGroup = baileys.isJidGroup(chat);
-      let from = isGroup ? key.participant || '' : chat;
-      let lid = null;
-      const alt = isGroup ? key.participantAlt : key.remoteJidAlt;
-      // Newer WhatsApp addresses people by a "lid" (not a phone number); prefer the phone-number form.
-      if (from.endsWith('@lid')) {
-        lid = from;
-        if (alt && alt.endsWith('@s.whatsapp.net')) from = alt;
-      }
-      const me = [this.sock?.user?.id, this.sock?.user?.lid].filter(Boolean).map(bareJid);
-      const context = content?.extendedTextMessage?.contextInfo;
-      const mentioned = Boolean(
-        (context?.mentionedJid || []).some((jid) => me.includes(bareJid(jid))) ||
-          (context?.participant && me.includes(bareJid(context.participant))),
-      );
       // No read receipts: the bridge does not know allowFrom, and marking a stranger's message
       // (on what may be the user's own number) as read would be wrong.
-      this.broadcast({
-        type: 'message',
-        id: key.id || '',
-        from: bareJid(from),
-        lid: lid && bareJid(lid),
-        chat,
-        text,
-        pushName: msg.pushName || '',
-        ts,
-        fromMe: false,
-        isGroup,
-        mentioned,
-      });
+      const frame = messageFrame(msg, { startedAt, me, extract: baileys.extractMessageContent });
+      if (frame) this.broadcast(frame);
     }
   }
 
@@ -329,4 +343,6 @@ async function main() {
   }
 }
 
-main();
+// Run only as a program: a test may import messageFrame without starting a bridge.
+const invokedAs = process.argv[1] ? pathToFileURL(realpathSync(process.argv[1])).href : '';
+if (import.meta.url === invokedAs) main();

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 from nanofolks_whatsapp import plugin
-from nanofolks_whatsapp.bridge_process import BridgeError
+from nanofolks_whatsapp.bridge_process import BridgeError, bridge_lock
 from nanofolks_whatsapp.channel import WhatsAppChannel
 from nanofolks_whatsapp.plugin import WhatsAppConfig
 
@@ -90,3 +91,42 @@ def test_the_channel_runs_its_own_bridge_and_stops_it(
     assert entries[-1]["exit"] in ("stdin closed", "SIGTERM")  # stop() ended the bridge
     assert (services.data_dir / "bridge" / "node_modules").is_dir()
     assert os.stat(services.data_dir / "bridge").st_mode & 0o777 == 0o700
+
+
+def _login_cli(home: Path, env_extra: dict) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NANOFOLKS_")}
+    env |= {"NANOFOLKS_HOME": str(home), "NANOFOLKS_LOAD_PLUGINS": "whatsapp", **env_extra}
+    return subprocess.run(
+        [sys.executable, "-m", "nanofolks_core", "channels", "login", "whatsapp"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_channels_login_prints_the_linked_number_and_exits(fake_node, nanofolks_home, tmp_path):
+    config = {"channels": {"whatsapp": {"enabled": True, "allowFrom": ["+1234567890"], "node": str(fake_node)}}}
+    (nanofolks_home / "config.json").write_text(json.dumps(config))
+    log_path = tmp_path / "stand-in.jsonl"
+
+    done = _login_cli(nanofolks_home, {"STAND_IN_LOG": str(log_path)})
+
+    assert done.returncode == 0, done.stderr
+    assert "WhatsApp is linked as +15550001111" in done.stdout
+    argv = _log(log_path)[0]["argv"]
+    assert "--login" in argv
+    assert _log(log_path)[-1]["exit"] in ("stdin closed", "SIGTERM")  # the bridge did not outlive the command
+
+
+def test_channels_login_while_a_bridge_runs_is_one_line_error(fake_node, nanofolks_home, tmp_path):
+    config = {"channels": {"whatsapp": {"enabled": True, "node": str(fake_node)}}}
+    (nanofolks_home / "config.json").write_text(json.dumps(config))
+    data_dir = nanofolks_home / "plugins" / "whatsapp"
+    data_dir.mkdir(parents=True)
+    with bridge_lock(data_dir):  # as a running gateway's bridge holds it
+        done = _login_cli(nanofolks_home, {"STAND_IN_LOG": str(tmp_path / "unused.jsonl")})
+    assert done.returncode != 0
+    assert "already running in another nanofolks process" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -232,8 +232,21 @@ async def serve(app: Any, *, port: int | None = None, stop: asyncio.Event | None
     signal handlers are installed); returns the exit status (0 after a clean stop).
     ``on_ready(gateway)`` is called once it listens and its channels are started.
 
-    The caller holds the data folder's :class:`~nanofolks_core.gateway.state.GatewayLock`.
+    First takes the data folder's :class:`~nanofolks_core.gateway.state.GatewayLock` (held until
+    it returns): a second gateway for the same folder raises ``GatewayAlreadyRunning``.
     """
+    from nanofolks_core.gateway import state
+
+    settings = app.config.gateway
+    lock = state.GatewayLock(app.data_root)
+    lock.acquire()
+    try:
+        return await _serve_locked(app, settings, port, stop, on_ready)
+    finally:
+        lock.release()
+
+
+async def _serve_locked(app: Any, settings: Any, port: int | None, stop: Any, on_ready: Any) -> int:
     import signal
 
     from nanofolks_core.gateway import state
@@ -241,7 +254,6 @@ async def serve(app: Any, *, port: int | None = None, stop: asyncio.Event | None
     from nanofolks_core.gateway.inbox import ChannelInbox
     from nanofolks_core.gateway.supervisor import Supervisor
 
-    settings = app.config.gateway
     holder: dict[str, Gateway] = {}
 
     def document() -> dict[str, Any]:
@@ -324,12 +336,5 @@ async def _shutdown(app: Any, gateway: Gateway | None, health: Any, control: Any
 
 
 def run(app: Any, *, port: int | None = None) -> int:
-    """``nanofolks gateway``: take the data folder's lock, serve until a signal, clean up."""
-    from nanofolks_core.gateway.state import GatewayLock
-
-    lock = GatewayLock(app.data_root)
-    lock.acquire()
-    try:
-        return asyncio.run(serve(app, port=port))
-    finally:
-        lock.release()
+    """``nanofolks gateway``: serve until a signal, clean up; returns the exit status."""
+    return asyncio.run(serve(app, port=port))

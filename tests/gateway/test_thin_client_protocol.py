@@ -1,0 +1,134 @@
+"""The control protocol in process (no subprocess, no model library): what crosses the socket
+prints exactly what the in-process records print, and the server's socket is the owner's only."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import stat
+from types import SimpleNamespace
+
+import pytest
+
+from nanofolks_core.cli.chat_output import ReplyPrinter, WaitCounter, print_turn_json
+from nanofolks_core.contracts import RouteDecision
+from nanofolks_core.crew.team import Character, Team
+from nanofolks_core.gateway import protocol
+from nanofolks_core.gateway.control import start_control_server
+from nanofolks_core.messages import Usage
+from nanofolks_core.pipeline.dispatch import Assignment
+from nanofolks_core.pipeline.intent import Intent
+from nanofolks_core.pipeline.records import BotReply, CrewEvent, TurnResult
+
+TRICKY = "tab\there \x1b]0;title\x07 emoji 🏴‍☠️, C1 \x9b2J, accents éà"
+
+
+def _turn() -> TurnResult:
+    replies = (
+        BotReply("leader", "Captain", "🏴‍☠️", f"ahoy {TRICKY}", "vllm/m", Usage(prompt_tokens=3, completion_tokens=4)),
+        BotReply("coder", "Sawyer", "🔨", "failed", "vllm/m", delegated_by="leader", error="boom"),
+    )
+    return TurnResult(
+        "general",
+        replies,
+        Intent("task", 0.85),
+        Assignment(("leader", "coder"), "mention", ("coder",)),
+        RouteDecision(tier="simple", model="vllm/m", confidence=0.9, layer=1, reason="short"),
+        ("a warning",),
+        120,
+        8192,
+        {"total": 12.5},
+    )
+
+
+def _team() -> Team:
+    def character(role: str, name: str, emoji: str) -> Character:
+        return Character(
+            role=role,
+            name=name,
+            emoji=emoji,
+            personality="",
+            voice="",
+            greeting=f"{name} \x1b[2J here",
+            catchphrases=(),
+        )
+
+    characters = {"leader": character("leader", "Captain", "🏴‍☠️"), "coder": character("coder", "Sawyer", "🔨")}
+    return Team(name="t", title="T", vibe="", description="", characters=characters)
+
+
+def _printed(capsys, team, events, result, as_json: bool) -> str:
+    printer = ReplyPrinter(team, as_json, WaitCounter(enabled=False))
+    for event in events:
+        printer(event)
+    printer.end_stream()
+    if as_json:
+        print_turn_json(result)
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_decoded_events_and_result_print_what_the_records_print(capsys, as_json):
+    team = _team()
+    result = _turn()
+    events = [
+        CrewEvent("start", "leader"),
+        CrewEvent("delta", "leader", text="ah"),
+        CrewEvent("delta", "leader", text=f"oy {TRICKY[:12]}"),
+        CrewEvent("delta", "leader", text=TRICKY[12:]),
+        CrewEvent("reply", "leader", reply=result.replies[0]),
+        CrewEvent("reply", "coder", reply=result.replies[1]),
+    ]
+    direct = _printed(capsys, team, events, result, as_json)
+    wire_team = protocol.WireTeam(protocol.team_to_wire(team))
+    lines = [protocol.encode({"type": "event", **protocol.event_to_wire(e)}) for e in events]
+    decoded_events = [protocol.event_from_wire(protocol.decode(line)) for line in lines]
+    decoded_result = protocol.turn_from_wire(protocol.decode(protocol.encode(protocol.turn_to_wire(result))))
+    assert _printed(capsys, wire_team, decoded_events, decoded_result, as_json) == direct
+    assert direct  # something was printed at all
+    assert decoded_result.warnings == result.warnings
+    assert decoded_result.replies[0].text == result.replies[0].text
+
+
+def test_wire_lines_are_ascii_json_objects():
+    text = TRICKY + " \ud800 a lone surrogate (a model can send one) survives the trip"
+    line = protocol.encode({"text": text})
+    assert line.endswith(b"\n") and line.count(b"\n") == 1 and line.isascii()
+    assert protocol.decode(line) == {"text": text}
+    with pytest.raises(ValueError):
+        protocol.decode(b"[1, 2]\n")
+
+
+class _Gateway:
+    """Just enough of a Gateway for the control server's ping."""
+
+    crew = SimpleNamespace()
+    app = SimpleNamespace(data_root=None)
+
+
+def test_the_socket_is_created_0600_in_a_0700_folder_replacing_a_stale_one(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    path = folder / "gateway.sock"
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(path))  # a dead gateway's socket file: nobody listens on it
+    stale.close()
+
+    async def scenario() -> dict:
+        server = await start_control_server(_Gateway(), path)
+        try:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+            reader, writer = await asyncio.open_unix_connection(str(path))
+            writer.write(protocol.encode({"op": "ping", "id": 7}))
+            answer = protocol.decode(await reader.readline())
+            writer.close()
+            return answer
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(scenario()) == {"id": 7, "type": "ok", "pong": True}
+    assert os.getuid() == path.parent.stat().st_uid

@@ -39,7 +39,7 @@ from nanofolks_core.api import (
     Usage,
     config_path,
 )
-from nanofolks_provider_litellm import failures, runtime
+from nanofolks_provider_litellm import failures, model_map, runtime
 from nanofolks_provider_litellm.catalog import ProviderInfo, info_for
 from nanofolks_provider_litellm.config import CONNECT_TIMEOUT, ProviderConfig
 from nanofolks_provider_litellm.convert import (
@@ -183,7 +183,7 @@ class LiteLLMProvider:
                         self._raise_if_final(request, key, failure, state, attempts, exc)
                         await asyncio.sleep(self._delay(attempt, failure.retry_after))
                         continue
-                    return self._response(lib, request, kwargs["model"], completion)
+                    return self._response(request, kwargs["model"], completion)
         except TimeoutError:
             raise ProviderError(self._out_of_time_message(state)) from None
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
@@ -284,7 +284,7 @@ class LiteLLMProvider:
                 raise ProviderError(self._unusable_body_message(self._requested_model(kwargs), what))
         return completion
 
-    def _response(self, lib: runtime.LiteLLM, request: LLMRequest, model: str, completion: Completion) -> LLMResponse:
+    def _response(self, request: LLMRequest, model: str, completion: Completion) -> LLMResponse:
         reported = completion.reported_model
         if not reported:
             name = request.model
@@ -297,46 +297,35 @@ class LiteLLMProvider:
             tool_calls=completion.tool_calls,
             model=name,
             usage=completion.usage,
-            cost=self._cost(lib, model, completion.usage),
+            cost=self._cost(model, completion.usage),
             finish_reason=completion.finish_reason,
         )
 
-    def _model_entry(self, lib: runtime.LiteLLM, model: str) -> dict[str, Any] | None:
+    def _model_info(self, model: str) -> model_map.ModelInfo | None:
         """This model's row in litellm's bundled model map, or None (self-hosted or unknown).
 
-        litellm's own lookup guesses for unknown models (a price of 0.0 would read as "free"),
-        so we look the entry up ourselves.
+        Read from the map file directly (:mod:`.model_map`): the window check before a call
+        must not wait for ``import litellm``. litellm's own lookup guesses for unknown models
+        (a price of 0.0 would read as "free"), so unknown stays unknown here.
         """
         if self.info.needs_api_base:
-            return None
-        table: dict[str, dict[str, Any]] = lib.module.model_cost
-        entry = table.get(model)
-        if entry is None:
-            candidate = table.get(model.split("/", 1)[1])
-            if candidate is not None and candidate.get("litellm_provider") == self.info.litellm_prefix:
-                entry = candidate
-        return entry
+            return None  # a self-hosted server's model is whatever it serves: the map cannot know
+        return model_map.lookup(model, self.info.litellm_prefix)
 
-    def _cost(self, lib: runtime.LiteLLM, model: str, usage: Usage) -> float | None:
+    def _cost(self, model: str, usage: Usage) -> float | None:
         """Dollars from litellm's bundled price map; None when the model is not in it."""
-        entry = self._model_entry(lib, model)
-        if entry is None:
+        info = self._model_info(model)
+        if info is None or info.input_cost_per_token is None or info.output_cost_per_token is None:
             return None
-        input_price, output_price = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
-        if input_price is None or output_price is None:
-            return None
-        return usage.prompt_tokens * float(input_price) + usage.completion_tokens * float(output_price)
+        return usage.prompt_tokens * info.input_cost_per_token + usage.completion_tokens * info.output_cost_per_token
 
     # -- context window (used by the core's compaction) -----------------------------------
 
     def context_window(self, model: str) -> int | None:
         """The model's input window from litellm's model map; None when unknown (the core then uses
-        ``agents.defaults.contextWindow`` or its default)."""
-        entry = self._model_entry(runtime.load(), self.litellm_model(model))
-        if entry is None:
-            return None
-        window = entry.get("max_input_tokens") or entry.get("max_tokens")
-        return int(window) if window else None
+        ``agents.defaults.contextWindow`` or its default). Never imports litellm."""
+        info = self._model_info(self.litellm_model(model))
+        return info.window if info is not None else None
 
     def count_tokens(self, model: str, messages: tuple[ChatMessage, ...] | list[ChatMessage]) -> int:
         """Prompt tokens of ``messages`` with the model's tokenizer (tiktoken, offline: litellm's bundled files)."""

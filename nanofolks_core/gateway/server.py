@@ -139,9 +139,11 @@ class Gateway:
             "channels": self.supervisor.states() if self.supervisor is not None else {},
         }
 
-    async def drain(self, timeout: float = DRAIN_SECONDS) -> list[str]:
-        """Stop taking messages and wait up to ``timeout`` s for the turns in flight; the names of
-        those that did not finish (they are cancelled: nothing of them is stored) are returned."""
+    async def drain(self, timeout: float | None = None) -> list[str]:
+        """Stop taking messages and wait up to ``timeout`` s (default :data:`DRAIN_SECONDS`) for the
+        turns in flight; the names of those that did not finish (they are cancelled: nothing of
+        them is stored) are returned."""
+        timeout = DRAIN_SECONDS if timeout is None else timeout
         self.accepting = False
         pending = {task for task in self._tasks if not task.done()}
         if not pending:
@@ -149,7 +151,6 @@ class Gateway:
         log.info("waiting up to %.0f s for %d message(s) in flight", timeout, len(pending))
         _, unfinished = await asyncio.wait(pending, timeout=timeout)
         for task in unfinished:
-            log.warning("gave up on %s after %.0f s: it is not stored", task.get_name(), timeout)
             task.cancel()
         if unfinished:
             await asyncio.wait(unfinished, timeout=5)
@@ -322,7 +323,9 @@ async def _shutdown(app: Any, gateway: Gateway | None, health: Any, control: Any
         unfinished = await gateway.drain()
         if unfinished:
             log.warning(
-                "%d message(s) were not answered before the deadline: %s", len(unfinished), ", ".join(unfinished)
+                "gave up on %d turn(s) still running at the deadline (nothing of them is stored): %s",
+                len(unfinished),
+                ", ".join(unfinished),
             )
         if gateway.supervisor is not None:
             await gateway.supervisor.stop()

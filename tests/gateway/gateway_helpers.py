@@ -84,6 +84,10 @@ class GatewayThread:
             time.sleep(0.05)
         raise AssertionError(f"{channel} never reached the state; health: {self.health()}")
 
+    def call(self, coro, timeout: float = 30.0):
+        """Run ``coro`` on the gateway's event loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
     def stop(self) -> int | None:
         if self._loop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)

@@ -164,3 +164,60 @@ def test_stopping_removes_the_state_file_and_stops_the_channels(start_gateway, c
     assert gateway.stop() == 0
     assert not (nanofolks_home / "run" / "gateway.json").exists()
     assert running_gateway(nanofolks_home) is None
+
+
+def test_rooms_answer_at_the_same_time_but_one_room_one_turn_at_a_time(start_gateway, chat_app, llm_server, cli_runner):
+    assert cli_runner(["room", "create", "ops"]).exit_code == 0
+    assert cli_runner(["room", "link", "ops", "testchat:ops-chat"]).exit_code == 0
+    llm_server.handler = lambda request: Reply(content="done", delay=1.0)
+    start_gateway({"testchat": _channel(chat_app, allowFrom=["*"])})
+
+    started = time.monotonic()
+    chat_app.say("testchat", "first in general", sender="1", chat="g")
+    chat_app.say("testchat", "first in ops", sender="1", chat="ops-chat")
+    chat_app.wait_for(lambda: chat_app.sent("g") and chat_app.sent("ops-chat"), "both rooms' replies")
+    assert time.monotonic() - started < 1.9  # the two rooms did not wait for each other
+
+    chat_app.say("testchat", "second in general", sender="1", chat="g")
+    chat_app.say("testchat", "third in general", sender="1", chat="g")
+    chat_app.wait_for(lambda: len(llm_server.requests) == 3, "the second turn to reach the model")
+    time.sleep(0.5)
+    assert len(llm_server.requests) == 3  # the third waits for the second: one writer per room
+    chat_app.wait_for(lambda: len(chat_app.sent("g")) == 3, "all replies in general")
+
+
+def test_a_turn_that_outlives_the_shutdown_deadline_is_dropped_not_half_stored(
+    start_gateway, chat_app, llm_server, nanofolks_home, monkeypatch, caplog
+):
+    from nanofolks_core.gateway import server
+
+    monkeypatch.setattr(server, "DRAIN_SECONDS", 0.5)
+    # The stdlib test provider blocks a worker thread, which a cancel cannot interrupt: keep the
+    # hang short so the process can exit; it is still far longer than the 0.5 s deadline.
+    llm_server.hang_next(4)
+    gateway = start_gateway({"testchat": _channel(chat_app, allowFrom=["*"])})
+    chat_app.say("testchat", "are you stuck?", sender="1", chat="c")
+    chat_app.wait_for(lambda: llm_server.requests, "the model call")
+
+    started = time.monotonic()
+    assert gateway.stop() == 0
+    assert time.monotonic() - started < 8
+    assert gateway.app.sessions.read("general") == []
+    gave_up = [r.getMessage() for r in caplog.records if r.getMessage().startswith("gave up on")]
+    assert len(gave_up) == 1 and "testchat:c->general" in gave_up[0]
+    assert not (nanofolks_home / "run" / "gateway.json").exists()
+
+
+def test_deliver_sends_to_every_chat_linked_to_a_room(start_gateway, chat_app, cli_runner):
+    assert cli_runner(["room", "create", "news"]).exit_code == 0
+    for chat in ("a", "b"):
+        assert cli_runner(["room", "link", "news", f"testchat:{chat}"]).exit_code == 0
+    gateway = start_gateway({"testchat": _channel(chat_app, allowFrom=["*"], messageLimit=20)})
+    gateway.wait_state("testchat", lambda s: s["state"] == "running")
+    chat_app.wait_for(lambda: "testchat" in chat_app.clients, "the channel to connect")
+
+    assert gateway.call(gateway.gateway.deliver("news", "the morning briefing is ready")) == 2
+    for chat in ("a", "b"):
+        pieces = chat_app.wait_for(lambda chat=chat: len(chat_app.sent(chat)) == 2 and chat_app.sent(chat), chat)
+        assert " ".join(p["send"] for p in pieces) == "the morning briefing is ready"
+        assert {p["room"] for p in pieces} == {"news"}

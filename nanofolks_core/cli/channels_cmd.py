@@ -117,7 +117,14 @@ def login(app: App, name: str) -> None:
         known = ", ".join(app.registry.names("channel")) or "none installed"
         raise UsageError(f"no channel named {name!r} (known: {known})")
     path = spec.config_section()
-    channel = build_channel(app, spec, app.config.section(path) if path else None)
+    try:
+        channel = build_channel(app, spec, app.config.section(path) if path else None)
+    except NanofolksError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - plugin code: one line saying what broke, no traceback
+        from nanofolks_core.gateway.supervisor import describe_error
+
+        raise NanofolksError(f"channel {name} could not be set up: {describe_error(exc)}") from exc
     do_login = getattr(channel, "login", None)
     if not callable(do_login):
         click.echo(f"{for_terminal(name)} needs no interactive login: it signs in with the token in channels.{name}")

@@ -33,6 +33,8 @@ class TestChatConfig(ChannelConfig):
     #: building the channel raises: a missing token.
     broken: bool = False
     message_limit: int = 4000
+    #: the channel offers login() (for `nanofolks channels login`).
+    interactive_login: bool = False
 
 
 class TestChat:
@@ -43,6 +45,11 @@ class TestChat:
         self.config = config
         self.message_limit = config.message_limit
         self._writer = None
+        if config.interactive_login:
+            self.login = self._login
+
+    async def _login(self):
+        print(f"{self.name}: scan the code, then press enter (logged in)")
 
     async def start(self, inbox):
         if self.config.fail:

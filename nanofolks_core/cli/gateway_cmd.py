@@ -33,10 +33,11 @@ def _setup_logging(verbose: bool) -> None:
 
 @click.group(invoke_without_command=True)
 @click.option("--port", type=click.IntRange(0, 65535), help="Port of GET /health (default: gateway.port, 18790).")
+@click.option("--host", help="Address GET /health listens on (default: gateway.host, 127.0.0.1; 0.0.0.0 in Docker).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every pipeline step to stderr.")
 @pass_app
 @click.pass_context
-def gateway(ctx: click.Context, app: App, port: int | None, verbose: bool) -> None:
+def gateway(ctx: click.Context, app: App, port: int | None, host: str | None, verbose: bool) -> None:
     """Run the crew for your chat apps in the foreground (Ctrl-C or SIGTERM stops it).
 
     Starts every channel whose config section has "enabled": true, restarts a channel that
@@ -48,7 +49,9 @@ def gateway(ctx: click.Context, app: App, port: int | None, verbose: bool) -> No
     from nanofolks_core.gateway.server import run
 
     _setup_logging(verbose)
-    app.config  # noqa: B018 - a broken config is reported before anything starts
+    settings = app.config.gateway  # a broken config is reported before anything starts
+    if host is not None:
+        settings.host = host.strip()
     ctx.exit(run(app, port=port))
 
 

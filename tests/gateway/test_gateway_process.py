@@ -111,3 +111,12 @@ def test_a_state_file_left_by_a_dead_gateway_is_not_running_and_is_cleaned(nanof
     assert status.returncode == 1
     assert status.stdout.strip() == f"no gateway is running for {nanofolks_home}"
     assert not (run_dir / "gateway.json").exists()
+
+
+def test_a_host_it_cannot_listen_on_is_one_line_naming_the_key(gateway_env, nanofolks_home):
+    gateway = GatewayProcess(nanofolks_home, gateway_env, "--host", "192.0.2.1", "--port", "0")
+    code, _, err = gateway.finish()
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot listen on 192.0.2.1:0"), err
+    assert "gateway.host" in lines[0]

@@ -49,12 +49,13 @@ def percentile(samples: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def make_home(root: Path, llm: FakeLLMServer, name: str) -> Path:
+def make_home(root: Path, llm: FakeLLMServer, name: str, *, memory: bool = True) -> Path:
     home = root / name
     home.mkdir()
     config = {
         "agents": {"defaults": {"model": "vllm/test-model"}},
         "providers": {"vllm": {"apiBase": llm.base_url, "timeout": 30}},
+        "memory": {"enabled": memory},
     }
     (home / "config.json").write_text(json.dumps(config))
     return home
@@ -140,6 +141,28 @@ def telegram_round_trip(root: Path, llm: FakeLLMServer, runs: int) -> list[float
     return None  # TODO(telegram helper): start the fake Bot API server and a gateway, time `runs` messages
 
 
+def thin_client_report(home: Path, runs: int, pid: int) -> bool:
+    """Print the thin-client figures for the gateway serving ``home``; True when on target."""
+    chat_wall, chat_cpu, version_wall, version_cpu = thin_client(home, runs)
+    p50, p95, version = percentile(chat_wall, 0.5), percentile(chat_wall, 0.95), statistics.median(version_wall)
+    print(
+        f"thin client  chat -m        p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+        f"CPU p50 {statistics.median(chat_cpu) * 1000:5.1f} ms  ({runs} runs, gateway pid {pid})"
+    )
+    print(
+        f"             --version      p50 {version:6.1f} ms                  "
+        f"CPU p50 {statistics.median(version_cpu) * 1000:5.1f} ms  -> chat/--version {p50 / version:.2f}x"
+    )
+    turns = gateway_turns(home, runs)
+    print(
+        "  of which the gateway: socket round trip p50 {:.1f} ms = turn {:.1f} ms "
+        "(context incl. memory {:.1f} ms, model call {:.1f} ms) + protocol".format(
+            *(statistics.median(turns[k]) for k in ("round trip", "total", "context", "llm"))
+        )
+    )
+    return p50 < 250 and p50 <= 3 * version
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30, help="thin-client chat -m runs")
@@ -150,34 +173,20 @@ def main() -> int:
     failed = False
     with FakeLLMServer() as llm, tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        served = make_home(root, llm, "served")
-        with GatewayProcess(served) as gateway:
-            chat_wall, chat_cpu, version_wall, version_cpu = thin_client(served, args.runs)
-            p50, p95, version = percentile(chat_wall, 0.5), percentile(chat_wall, 0.95), statistics.median(version_wall)
-            print(
-                f"thin client  chat -m        p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
-                f"CPU p50 {statistics.median(chat_cpu) * 1000:5.1f} ms  ({args.runs} runs, gateway pid {gateway.pid})"
-            )
-            print(
-                f"             --version      p50 {version:6.1f} ms                  "
-                f"CPU p50 {statistics.median(version_cpu) * 1000:5.1f} ms  -> chat/--version {p50 / version:.2f}x"
-            )
-            turns = gateway_turns(served, args.runs)
-            print(
-                "  of which the gateway: socket round trip p50 {:.1f} ms = turn {:.1f} ms "
-                "(context incl. memory {:.1f} ms, model call {:.1f} ms) + protocol".format(
-                    *(statistics.median(turns[k]) for k in ("round trip", "total", "context", "llm"))
-                )
-            )
-            if p50 >= 250 or p50 > 3 * version:
-                print("FAIL: thin-client chat -m p50 must be < 250 ms and within 3x of --version")
-                failed = True
-            rate, sent, once = throughput(served, args.clients, args.messages)
-            print(
-                f"throughput   {args.clients} clients x {args.messages} messages: {rate:6.1f} messages/s  "
-                f"({once}/{sent} questions in the history exactly once)"
-            )
-            failed |= once != sent
+        for label, memory in (("default config (memory on)", True), ("memory off", False)):
+            served = make_home(root, llm, f"served-{memory}", memory=memory)
+            with GatewayProcess(served) as gateway:
+                print(f"-- gateway with {label}")
+                if not thin_client_report(served, args.runs, gateway.pid) and memory:
+                    print("FAIL: thin-client chat -m p50 must be < 250 ms and within 3x of --version")
+                    failed = True
+                if memory:
+                    rate, sent, once = throughput(served, args.clients, args.messages)
+                    print(
+                        f"throughput   {args.clients} clients x {args.messages} messages: {rate:6.1f} messages/s  "
+                        f"({once}/{sent} questions in the history exactly once)"
+                    )
+                    failed |= once != sent
         cold = make_home(root, llm, "cold")
         chat_cpu, litellm_cpu = cold_against_litellm(cold, args.cold)
         chat_median, litellm_median = statistics.median(chat_cpu), statistics.median(litellm_cpu)

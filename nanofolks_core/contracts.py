@@ -209,17 +209,31 @@ Inbox = Callable[[InboundMessage], Awaitable[None]]
 
 @runtime_checkable
 class Channel(Protocol):
-    """A chat channel (Telegram, Slack, ...), run by the gateway."""
+    """A chat channel (Telegram, Slack, ...), run by the gateway (see docs/writing-a-channel.md).
+
+    Optional members the gateway uses when present (duck-typed, not part of this protocol):
+
+    - ``message_limit: int`` - the platform's characters per message; the gateway splits each
+      reply to it, so ``send`` gets one piece at a time (default 4000).
+    - ``async typing(chat_id)`` - show "typing..." once; repeated every ~4 s while the crew works.
+    - ``async login()`` - an interactive login for ``nanofolks channels login NAME``.
+
+    Incoming messages carry ``metadata["aliases"]`` (usernames, phone numbers ... that
+    ``allowFrom`` may name besides ``sender``), ``"message_id"`` and ``"sender_name"``; the
+    gateway checks ``allowFrom`` and picks the room, so a channel sets neither.
+    """
 
     async def start(self, inbox: Inbox) -> None:
-        """Connect and ``await inbox(message)`` for each incoming message.
+        """Connect and ``await inbox(message)`` for each incoming message (``inbox`` returns once
+        the gateway has taken it; the replies come later through ``send``).
 
         Returns or raises when the connection ends; the gateway then restarts it with backoff.
         """
         ...
 
     async def send(self, message: OutboundMessage) -> None:
-        """Deliver a reply."""
+        """Deliver one reply piece as plain text (attributed and split already); raise when it
+        cannot be delivered (the gateway logs it)."""
         ...
 
     async def stop(self) -> None:

@@ -91,6 +91,9 @@ class ChannelInbox:
         if not self.gateway.accepting:
             log.warning("channel %s: the gateway is stopping; a message from %s was not taken", self.name, sender)
             return
+        # No content in the log; the chat id is what `nanofolks room link` needs.
+        shown = for_terminal(sender), for_terminal(chat_id)
+        log.info("channel %s: message from %s in chat %s -> room %s", self.name, *shown, room)
         self.gateway.spawn(self._answer(inbound), f"{self.name}:{chat_id}->{room}")
 
     def _log_stranger(self, sender: str, aliases: list) -> None:

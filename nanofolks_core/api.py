@@ -29,8 +29,10 @@ from nanofolks_core.specs import (
     MemoryBackendSpec,
     ProviderSpec,
     RouterSpec,
+    RoutineSpec,
     SecretPatternSpec,
     SecretStoreSpec,
+    ServiceSpec,
     SessionStoreSpec,
     SkillScannerSpec,
     SkillSpec,
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
         AskLLM,
         Channel,
         Check,
+        CrewAccess,
         Finding,
         Inbox,
         LLMAccess,
@@ -65,6 +68,8 @@ if TYPE_CHECKING:
         ToolContext,
     )
     from nanofolks_core.errors import LLMCallDenied, NanofolksError, StorageError, UsageError
+    from nanofolks_core.gateway.services import InProcessCrew
+    from nanofolks_core.gateway.state import running_gateway
     from nanofolks_core.masking import mask_secrets
     from nanofolks_core.messages import (
         ChatMessage,
@@ -85,8 +90,8 @@ if TYPE_CHECKING:
 hookimpl = pluggy.HookimplMarker("nanofolks")
 
 _CONTRACTS = (
-    "AskLLM Channel Check Finding Inbox LLMAccess MemoryBackend MemoryEvent MemoryHit Provider RouteDecision "
-    "Router SecretStore Services SessionStore SkillScanner Tool ToolContext"
+    "AskLLM Channel Check CrewAccess Finding Inbox LLMAccess MemoryBackend MemoryEvent MemoryHit Provider "
+    "RouteDecision Router SecretStore Services SessionStore SkillScanner Tool ToolContext"
 ).split()
 
 # Records used at run time (contracts, messages, errors, secrets) are imported on first use, so
@@ -111,6 +116,10 @@ _LAZY = {
     "private_file": "nanofolks_core.atomic",
     # The core CLI's table printer, for plugin commands that list things: print_table(headers, rows).
     "print_table": "nanofolks_core.cli.table",
+    # CrewAccess for CLI commands when no gateway runs: ``async with InProcessCrew(app) as crew``.
+    "InProcessCrew": "nanofolks_core.gateway.services",
+    # The gateway running for a data folder (its gateway.json), or None: ``running_gateway(data_root)``.
+    "running_gateway": "nanofolks_core.gateway.state",
     "config_path": "nanofolks_core.paths",
     "data_root": "nanofolks_core.paths",
     "ChatMessage": "nanofolks_core.messages",
@@ -154,7 +163,9 @@ __all__ = [
     "Check",
     "CommandSpec",
     "ConfigSectionSpec",
+    "CrewAccess",
     "Finding",
+    "InProcessCrew",
     "InboundMessage",
     "Inbox",
     "LLMAccess",
@@ -175,11 +186,13 @@ __all__ = [
     "RouteDecision",
     "Router",
     "RouterSpec",
+    "RoutineSpec",
     "Secret",
     "SecretPatternSpec",
     "SecretStore",
     "SecretStoreSpec",
     "SecretUnavailable",
+    "ServiceSpec",
     "Services",
     "SessionMessage",
     "SessionStore",
@@ -210,5 +223,6 @@ __all__ = [
     "print_table",
     "private_dir",
     "private_file",
+    "running_gateway",
     "validators",
 ]

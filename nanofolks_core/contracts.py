@@ -242,6 +242,47 @@ class Channel(Protocol):
 
 
 # ---------------------------------------------------------------------------
+# Background services (run by the gateway)
+# ---------------------------------------------------------------------------
+
+
+@runtime_checkable
+class CrewAccess(Protocol):
+    """What a background service (``ServiceSpec``) may do with the crew.
+
+    Implemented by the running gateway, and in process for CLI commands when no gateway runs.
+    """
+
+    #: The room store (``nanofolks_core`` ``RoomStore``): rooms, their tasks and channel mappings.
+    rooms: Any
+
+    async def ask(
+        self,
+        text: str,
+        *,
+        room: str = "general",
+        channel: str = "routine",
+        sender: str = "routine",
+        metadata: dict[str, Any] | None = None,
+    ) -> Any:
+        """Send ``text`` through the whole pipeline in ``room`` (one turn at a time per room) and
+        return its ``TurnResult`` (``.replies``: each bot's answer). The turn is stored in the room's
+        history like any other; ``metadata`` (e.g. ``{"routine": name, "task": id}``) travels on the
+        ``InboundMessage`` so the work log and metrics can tell routine runs from the user's messages.
+        """
+        ...
+
+    async def deliver(self, room: str, *texts: str, bot: str = "leader") -> int:
+        """Send ``texts`` to every chat-app chat mapped to ``room``; returns how many chats got them."""
+        ...
+
+    def idle_seconds(self, room: str | None = None) -> float:
+        """Seconds since the last human message in ``room`` (or anywhere, without one); ``0.0`` while one
+        is being answered, ``math.inf`` when there was none since the process started."""
+        ...
+
+
+# ---------------------------------------------------------------------------
 # Secrets
 # ---------------------------------------------------------------------------
 
@@ -281,6 +322,7 @@ __all__ = [
     "AskLLM",
     "Channel",
     "Check",
+    "CrewAccess",
     "Finding",
     "Inbox",
     "LLMAccess",

@@ -44,8 +44,10 @@ if TYPE_CHECKING:
         MemoryBackendSpec,
         ProviderSpec,
         RouterSpec,
+        RoutineSpec,
         SecretPatternSpec,
         SecretStoreSpec,
+        ServiceSpec,
         SessionStoreSpec,
         SkillScannerSpec,
         SkillSpec,
@@ -177,6 +179,29 @@ def nanofolks_register_commands(register: Callable[[CommandSpec], None]) -> None
     :param register: call with one :class:`CommandSpec` per command; its ``factory`` names a
         click command or group, imported only when the command is run.
     Called when the CLI lists or resolves commands. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_services(register: Callable[[ServiceSpec], None]) -> None:
+    """Register background services the gateway runs next to the channels (routines ...).
+
+    :param register: call with one :class:`ServiceSpec` per service; its runtime, built as
+        ``factory(spec=, config=, services=)``, has ``async run(crew)`` (``crew`` is a
+        :class:`nanofolks_core.api.CrewAccess`) that runs until cancelled. It is restarted with
+        backoff when ``run`` returns or raises; ``GET /health`` shows it under ``services``.
+    Called when the registry is built. Returns nothing.
+    """
+
+
+@hookspec
+def nanofolks_register_routines(register: Callable[[RoutineSpec], None]) -> None:
+    """Register team routines: check-ins the crew runs on a schedule (a Leader's daily summary ...).
+
+    :param register: call with one :class:`RoutineSpec` per routine. The ``nanofolks-routines``
+        plugin runs them inside the gateway; users list, pause and resume them with
+        ``nanofolks routines``.
+    Called when the registry is built. Returns nothing.
     """
 
 

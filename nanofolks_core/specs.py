@@ -277,6 +277,63 @@ class CommandSpec(Spec):
 
 
 @attrs.frozen(kw_only=True)
+class ServiceSpec(RuntimeSpec):
+    """A background service the gateway runs next to the channels (routines, ...).
+
+    Its runtime, built ``factory(spec=, config=, services=)``, has ``async run(crew)`` that runs
+    until cancelled; ``crew`` is a :class:`nanofolks_core.contracts.CrewAccess`. The gateway runs
+    each service as a supervised task (restarted with backoff when ``run`` returns or raises)
+    and shows its state in ``GET /health`` under ``services``. No config section of its own: a
+    service that needs settings registers a :class:`ConfigSectionSpec`.
+    """
+
+    kind: ClassVar[str] = "service"
+    hook: ClassVar[str] = "nanofolks_register_services"
+
+
+def _check_every(_inst: object, _attribute: attrs.Attribute, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"every must be a whole number of seconds >= 1, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class RoutineSpec(Spec):
+    """A team routine (check-in) a plugin ships: a message sent to the crew on a schedule.
+
+    Exactly one of ``schedule`` (a five-field cron line, in ``tz`` or the machine's zone) and
+    ``every`` (seconds). The run asks ``bot`` in ``room``; ``{open_tasks}`` in ``message`` is
+    replaced with the room's open tasks. ``team``: run only while that team is the active one.
+    ``needs_open_tasks``: skip the run (no model call) when the room has no open task.
+    ``quiet_seconds``: wait until nobody has written in the room for that long, so a check-in
+    never interrupts a conversation. Users list, pause and resume these with ``nanofolks routines``
+    (the ``nanofolks-routines`` plugin runs them).
+    """
+
+    kind: ClassVar[str] = "routine"
+    hook: ClassVar[str] = "nanofolks_register_routines"
+    message: str = attrs.field(validator=attrs.validators.instance_of(str))
+    schedule: str | None = None
+    every: int | None = attrs.field(default=None, validator=_check_every)
+    room: str = "general"
+    bot: str = "leader"
+    tz: str | None = None
+    team: str | None = None
+    needs_open_tasks: bool = False
+    quiet_seconds: float = 300.0
+
+    def __attrs_post_init__(self) -> None:
+        if (self.schedule is None) == (self.every is None):
+            raise ValueError(f"routine {self.name!r}: give exactly one of schedule (a cron line) and every (seconds)")
+        if self.schedule is not None and len(self.schedule.split()) != 5:
+            raise ValueError(
+                f"routine {self.name!r}: schedule {self.schedule!r} is not a five-field cron line "
+                "(minute hour day-of-month month day-of-week), e.g. '0 9 * * *'"
+            )
+        if not self.message.strip():
+            raise ValueError(f"routine {self.name!r}: message is empty")
+
+
+@attrs.frozen(kw_only=True)
 class ConfigSectionSpec:
     """A config section owned by a plugin that is not tied to one spec (``routing``, ``routines``)."""
 
@@ -310,5 +367,7 @@ SPEC_CLASSES: tuple[type, ...] = (
     SecretPatternSpec,
     ToolSpec,
     CommandSpec,
+    ServiceSpec,
+    RoutineSpec,
     ConfigSectionSpec,
 )

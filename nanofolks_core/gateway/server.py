@@ -41,6 +41,11 @@ class Gateway:
         self.accepting = True
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task] = set()
+        from nanofolks_core.gateway.services import Activity
+
+        #: When a person last wrote in each room (``idle_seconds``); ``services``: the ServiceRunner.
+        self.activity = Activity()
+        self.services: Any = None
 
     @classmethod
     async def open(cls, app: Any, *, warm: bool = True) -> Gateway:
@@ -107,8 +112,34 @@ class Gateway:
             raise
 
     async def _locked_turn(self, inbound: InboundMessage, on_event: Any, stream: bool) -> Any:
-        async with self.room_lock(inbound.room):
-            return await self.crew.handle(inbound, on_event=on_event, stream=stream)
+        human = self.activity.is_human(inbound)
+        if human:
+            self.activity.begin(inbound.room)
+        try:
+            async with self.room_lock(inbound.room):
+                return await self.crew.handle(inbound, on_event=on_event, stream=stream)
+        finally:
+            if human:
+                self.activity.end(inbound.room)
+
+    # -- CrewAccess (what background services use) -----------------------------------------
+
+    @property
+    def rooms(self) -> Any:
+        """The room store (tasks, channel mappings)."""
+        return self.crew.rooms
+
+    async def ask(
+        self, text: str, *, room: str = "general", channel: str = "routine", sender: str = "routine", metadata=None
+    ) -> Any:
+        """A turn a service starts (see :class:`nanofolks_core.contracts.CrewAccess`), through :meth:`handle`."""
+        from nanofolks_core.gateway.services import routine_message
+
+        return await self.handle(routine_message(text, room=room, channel=channel, sender=sender, metadata=metadata))
+
+    def idle_seconds(self, room: str | None = None) -> float:
+        """Seconds since a person last wrote in ``room`` (anywhere without one); 0.0 while answering one."""
+        return self.activity.idle_seconds(room)
 
     async def deliver(self, room: str, *texts: str, bot: str = "leader") -> int:
         """Send ``texts`` to every channel chat mapped to ``room`` (routines use this); returns how
@@ -137,6 +168,7 @@ class Gateway:
             "uptime": round(time.monotonic() - self._started_monotonic, 3),
             "pid": os.getpid(),
             "channels": self.supervisor.states() if self.supervisor is not None else {},
+            "services": self.services.states() if self.services is not None else {},
         }
 
     async def drain(self, timeout: float | None = None) -> list[str]:
@@ -253,6 +285,7 @@ async def _serve_locked(app: Any, settings: Any, port: int | None, stop: Any, on
     from nanofolks_core.gateway import state
     from nanofolks_core.gateway.health import bound_port, start_health_server
     from nanofolks_core.gateway.inbox import ChannelInbox
+    from nanofolks_core.gateway.services import ServiceRunner, add_services
     from nanofolks_core.gateway.supervisor import Supervisor
 
     holder: dict[str, Gateway] = {}
@@ -277,10 +310,13 @@ async def _serve_locked(app: Any, settings: Any, port: int | None, stop: Any, on
             lambda name, channel: ChannelInbox(gateway, name, channel, app.config.section(f"channels.{name}"))
         )
         add_channels(gateway, app)
+        gateway.services = ServiceRunner(gateway)
+        add_services(gateway.services, app)
         holder["gateway"] = gateway
         socket_path = state.control_socket_path(app.data_root)
         control = await _start_control(gateway, socket_path)
         gateway.supervisor.start()
+        gateway.services.start()
         listening = bound_port(health)
         state.write_state(
             app.data_root,
@@ -327,6 +363,8 @@ async def _shutdown(app: Any, gateway: Gateway | None, health: Any, control: Any
                 len(unfinished),
                 ", ".join(unfinished),
             )
+        if gateway.services is not None:
+            await gateway.services.stop()
         if gateway.supervisor is not None:
             await gateway.supervisor.stop()
         try:

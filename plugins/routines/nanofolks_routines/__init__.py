@@ -1,0 +1,1 @@
+"""nanofolks-routines: the crew acts on its own, on a schedule (see docs/routines.md)."""

@@ -138,7 +138,9 @@ def telegram_round_trip(root: Path, llm: FakeLLMServer, runs: int) -> list[float
         import nanofolks_telegram.testing  # noqa: F401 - the fake Bot API server lives there
     except ImportError:
         return None
-    return None  # TODO(telegram helper): start the fake Bot API server and a gateway, time `runs` messages
+    from bench_telegram import round_trips  # next to this file: FakeTelegramServer + a gateway, timed
+
+    return round_trips(make_home(root, llm, "telegram"), runs)
 
 
 def thin_client_report(home: Path, runs: int, pid: int) -> bool:

@@ -7,24 +7,22 @@ is the gateway + channel + pipeline cost, not a model's or an embedder's. Messag
 at a time (each waits for its reply); the first few are not counted (imports, connections).
 
 Run: python tests/bench/bench_telegram.py [--messages N]
-(bench_gateway.py calls telegram_round_trip() for its Telegram line.)
+(bench_gateway.py calls round_trips() for its Telegram line, with its default config: the
+installed plugins, provider-litellm and memory on.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from nanofolks_telegram.testing import FakeTelegramServer
 
+from nanofolks_core.testing.gateway import GatewayProcess
 from nanofolks_core.testing.llm_server import FakeLLMServer
 
 WARM_UP = 3
@@ -45,54 +43,23 @@ def _provider_site(folder: Path) -> Path:
     return folder
 
 
-def _wait_ready(proc: subprocess.Popen, state_file: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the gateway exited {proc.returncode}: {proc.communicate()[1]}")
-        if state_file.exists():
-            return
-        time.sleep(0.05)
-    raise RuntimeError("the gateway did not start in time")
-
-
-def telegram_round_trip(messages: int = 30) -> list[float]:
+def round_trips(home: Path, messages: int, **env: str) -> list[float]:
     """Milliseconds from ``push_message`` to the reply's ``sendMessage`` at the fake server, for
-    ``messages`` messages (after :data:`WARM_UP` uncounted ones) through one running gateway."""
-    with (
-        tempfile.TemporaryDirectory(prefix="nanofolks-bench-telegram-") as tmp,
-        FakeLLMServer() as llm,
-        FakeTelegramServer() as telegram,
-    ):
-        home = Path(tmp) / "home"
-        home.mkdir()
-        config = {
-            "agents": {"defaults": {"model": "local/test-model"}},
-            "providers": {"local": {"apiBase": llm.base_url}},
-            "memory": {"enabled": False},
-            "channels": {
-                "telegram": {"enabled": True, "token": "env:BENCH_TELEGRAM_TOKEN", "apiBase": telegram.url}
-                | {"allowFrom": [str(USER)]}
-            },
+    ``messages`` messages (after :data:`WARM_UP` uncounted ones) through one gateway serving
+    ``home``, whose config.json must already have a model; the telegram section is added here.
+    ``env`` is added to the gateway's environment."""
+    config = json.loads((home / "config.json").read_text())
+    with FakeTelegramServer() as telegram:
+        config.setdefault("channels", {})["telegram"] = {
+            "enabled": True,
+            "token": "env:BENCH_TELEGRAM_TOKEN",
+            "apiBase": telegram.url,
+            "allowFrom": [str(USER)],
         }
         (home / "config.json").write_text(json.dumps(config))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NANOFOLKS_")}
-        env |= {
-            "NANOFOLKS_HOME": str(home),
-            "NANOFOLKS_LOAD_PLUGINS": "telegram,test-provider",
-            "PYTHONPATH": str(_provider_site(Path(tmp) / "site")),
-            "BENCH_TELEGRAM_TOKEN": telegram.token,
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "nanofolks_core", "gateway", "--port", "0"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            _wait_ready(proc, home / "run" / "gateway.json")
+        gateway = GatewayProcess(home)
+        gateway.env |= env | {"BENCH_TELEGRAM_TOKEN": telegram.token}
+        with gateway:
             telegram.wait_for_request("getUpdates", timeout=60)
             samples = []
             for i in range(messages + WARM_UP):
@@ -103,14 +70,23 @@ def telegram_round_trip(messages: int = 30) -> list[float]:
                     raise RuntimeError(f"unexpected reply: {reply['text']!r}")
                 if i >= WARM_UP:
                     samples.append((reply["time"] - pushed) * 1000)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
         return samples
+
+
+def telegram_round_trip(messages: int = 30) -> list[float]:
+    """:func:`round_trips` with only the telegram channel and the core's stdlib test provider
+    loaded, memory off: the gateway + channel + pipeline cost alone."""
+    with tempfile.TemporaryDirectory(prefix="nanofolks-bench-telegram-") as tmp, FakeLLMServer() as llm:
+        home = Path(tmp) / "home"
+        home.mkdir()
+        config = {
+            "agents": {"defaults": {"model": "local/test-model"}},
+            "providers": {"local": {"apiBase": llm.base_url}},
+            "memory": {"enabled": False},
+        }
+        (home / "config.json").write_text(json.dumps(config))
+        site = _provider_site(Path(tmp) / "site")
+        return round_trips(home, messages, NANOFOLKS_LOAD_PLUGINS="telegram,test-provider", PYTHONPATH=str(site))
 
 
 def report(samples: list[float]) -> str:

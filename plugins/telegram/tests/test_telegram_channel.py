@@ -244,6 +244,26 @@ def test_a_lost_server_ends_start_with_an_error_and_a_restart_does_not_repeat_me
     assert error.startswith("telegram: getUpdates failed") and "reachable" in error
 
 
+def test_another_poller_on_the_same_bot_ends_start_with_the_reason(telegram, make_channel):
+    telegram.fail_next(
+        "getUpdates",
+        409,
+        "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+    )
+
+    async def scenario():
+        channel = make_channel()
+        with pytest.raises(TelegramChannelError) as failure:
+            await asyncio.wait_for(channel.start(asyncio.Queue().put), 10)
+        await channel.stop()
+        await channel.stop()  # stopping twice (or a channel that is not running) is harmless
+        return str(failure.value)
+
+    message = asyncio.run(scenario())
+    assert message.startswith("telegram: getUpdates failed: Conflict: terminated by other getUpdates request")
+    assert "one gateway per bot token" in message
+
+
 def test_flood_control_is_waited_out_and_a_blocked_user_is_a_clear_error(telegram, make_channel):
     async def scenario():
         running = Running(make_channel())

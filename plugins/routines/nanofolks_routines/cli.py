@@ -18,6 +18,9 @@ from nanofolks_routines.store import MESSAGE_MAX, Routine, RoutineStore, check_n
 
 pass_app = click.make_pass_decorator(App, ensure=True)
 
+#: Seconds the running gateway has to take a ``routines run`` request (it looks twice a second).
+PICK_UP_SECONDS = 10.0
+
 #: The crew's roles (``--bot``); a routine addresses one with an @mention.
 BOTS = ("leader", "researcher", "coder", "social", "creative", "auditor")
 
@@ -189,8 +192,17 @@ async def _run_here(app: App, store: RoutineStore, routine: Routine, timeout: fl
 
 def _run_in_gateway(store: RoutineStore, name: str, timeout: float) -> dict[str, Any]:
     request_id = store.request_run(name)
+    request_file = store.requests_dir / f"{request_id}.json"
+    picked_by = time.monotonic() + PICK_UP_SECONDS
     deadline = time.monotonic() + timeout + 5
     while time.monotonic() < deadline:
+        if request_file.exists() and time.monotonic() > picked_by:
+            request_file.unlink(missing_ok=True)
+            raise UsageError(
+                f"the running gateway did not take the request within {PICK_UP_SECONDS:.0f} s: is the routines "
+                "service running in it (`curl localhost:PORT/health`, services.routines)? Restart the gateway after "
+                "installing or enabling nanofolks-routines"
+            )
         entry = store.read_state().get(name, {})
         if entry.get("skippedRequest") == request_id:
             raise UsageError(f"routine {name} is running already; try again when that run is done")

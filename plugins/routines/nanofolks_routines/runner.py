@@ -50,7 +50,7 @@ def _task_listing(tasks: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def _set_status(rooms: Any, room: str, task_id: str, status: str, reason: str | None) -> None:
+def set_task_status(rooms: Any, room: str, task_id: str, status: str, reason: str | None) -> None:
     """Set a task's status with ``reason`` in its history; where the room store predates the
     ``failed`` status or reasons, falls back to ``blocked`` / no reason."""
     try:
@@ -102,7 +102,7 @@ async def run_routine(
 
     title = _one_line(f"routine {name}: {routine.message}", 200)
     task = crew.rooms.add_task(room, title, owner=routine.bot or "leader")
-    _set_status(crew.rooms, room, task.id, "in_progress", f"run by routine {name} ({trigger})")
+    set_task_status(crew.rooms, room, task.id, "in_progress", f"run by routine {name} ({trigger})")
     store.update_state(name, **fields, task=task.id, running=True, lastStatus="running")
     log.info("routine %s: running in room %s as task %s", name, room, task.id)
     metadata = {"routine": name, "task": task.id, "trigger": trigger}
@@ -112,7 +112,7 @@ async def run_routine(
     except TimeoutError:
         status, outcome = "timed out", f"no answer within {timeout:.0f} s"
     except asyncio.CancelledError:
-        _set_status(crew.rooms, room, task.id, "failed", "stopped: the gateway shut down during the run")
+        set_task_status(crew.rooms, room, task.id, "failed", "stopped: the gateway shut down during the run")
         store.update_state(name, running=False, lastStatus="failed", lastResult="stopped by a shutdown")
         raise
     except Exception as exc:  # noqa: BLE001 - no model, provider down, room gone: the run's result
@@ -126,7 +126,7 @@ async def run_routine(
         else:
             status, outcome = "done", _one_line(answer) or "(no answer)"
     task_status = "done" if status == "done" else "failed"
-    _set_status(crew.rooms, room, task.id, task_status, outcome if status == "done" else f"{status}: {outcome}")
+    set_task_status(crew.rooms, room, task.id, task_status, outcome if status == "done" else f"{status}: {outcome}")
     delivered = 0
     if replies and status == "done":
         texts = [clean_text(f"{reply.emoji} {reply.name} (routine {name}): {reply.text}") for reply in replies]

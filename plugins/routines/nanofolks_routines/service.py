@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from nanofolks_routines.catalog import all_routines, configured_team
-from nanofolks_routines.runner import run_routine
+from nanofolks_routines.runner import run_routine, set_task_status
 from nanofolks_routines.schedule import parse_time, utc_now
 from nanofolks_routines.store import Routine, RoutineStore
 
@@ -47,6 +47,7 @@ class RoutineService:
         """Run until cancelled; a cancelled service cancels its runs in flight (they record why)."""
         self.crew = crew
         log.info("routines: watching %s", self.store.routines_path)
+        self.recover_interrupted()
         try:
             while True:
                 self.tick()
@@ -109,11 +110,32 @@ class RoutineService:
         if not task.cancelled() and task.exception() is not None:
             log.error("routine run %s failed", task.get_name(), exc_info=task.exception())
 
+    def recover_interrupted(self) -> None:
+        """Runs a previous gateway left unfinished (killed mid-run): their tasks and state say so."""
+        for name, entry in self.store.read_state().items():
+            if not entry.get("running"):
+                continue
+            why = "interrupted: the gateway stopped during the run"
+            room, task = entry.get("room"), entry.get("task")
+            if room and task:
+                try:
+                    if self.crew.rooms.task(room, task).status.value not in ("done", "failed"):
+                        set_task_status(self.crew.rooms, room, task, "failed", why)
+                except Exception as exc:  # noqa: BLE001 - a deleted room or task: only the state is fixed
+                    log.debug("routine %s: task %s in %s: %s", name, task, room, exc)
+            self.store.update_state(name, running=False, lastStatus="failed", lastResult=why)
+            log.warning("routine %s: the last run was %s", name, why)
+
     # -- what to run and when ----------------------------------------------------------------
 
     def reload(self, now: datetime) -> None:
         """Re-read the routines when routines.json changed (or the first time)."""
-        signature = self.store.signature()
+        # config.json too: team routines follow the configured team.
+        try:
+            config_mtime = self.config_file.stat().st_mtime_ns
+        except OSError:
+            config_mtime = None
+        signature = (self.store.signature(), config_mtime)
         if signature == self._signature:
             return
         try:

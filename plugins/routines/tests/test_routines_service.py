@@ -279,3 +279,15 @@ def test_a_team_plugin_registers_routines(register_plugin):
         RoutineSpec(name="x", message="m", schedule="0 9 * * *", every=5)
     with pytest.raises(ValueError, match="five-field"):
         RoutineSpec(name="x", message="m", schedule="daily")
+
+
+def test_a_run_cut_short_by_a_killed_gateway_is_marked_failed_at_the_next_start(setup):
+    add(setup.store, "cut", every=60)
+    task = setup.crew.rooms.add_task("general", "routine cut: cut message", owner="leader")
+    setup.crew.rooms.set_task_status("general", task.id, "in_progress")
+    setup.store.update_state("cut", running=True, lastStatus="running", task=task.id, room="general")
+    setup.service.recover_interrupted()
+    state = setup.store.read_state()["cut"]
+    assert not state["running"] and state["lastStatus"] == "failed" and "interrupted" in state["lastResult"]
+    changed = setup.crew.rooms.task("general", task.id)
+    assert changed.status.value in ("failed", "blocked") and "interrupted" in (changed.history[-1].reason or "")

@@ -124,8 +124,8 @@ class FakeTelegramServer:
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "start() the server first"
-        return self._server.server_address[1]
+        assert self._port, "start() the server first"
+        return self._port
 
     @property
     def url(self) -> str:

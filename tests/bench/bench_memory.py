@@ -16,9 +16,10 @@ What is measured, exactly:
   only the embedding step is a lookup of the prepared vectors. Rate = memories / (time
   from the first record() to the end of flush()).
 * Query latency, at 10k and at 100k memories, over ``--queries`` fresh questions:
-  ``hnsw`` = the chromadb query alone (query vector ready), ``search`` = ``search()``
-  including embedding the question with the real model, ``context`` = the full
-  ``context()`` assembly (embedding + HNSW + SQLite lookups). Target: search p50 < 20 ms at 100k.
+  ``hnsw`` = the chromadb query alone (query vector ready), ``keyword`` = the FTS5 bm25
+  query alone, ``search`` = ``search()`` (embedding the question with the real model, HNSW,
+  FTS5, entity lookups, fusion, plus matching facts/entities/preferences), ``context`` = the
+  full ``context()`` assembly. Target: search p50 < 20 ms at 100k.
 """
 
 from __future__ import annotations
@@ -105,12 +106,15 @@ def pct(values: list[float], q: float) -> float:
 def measure_queries(memory: ChromaMemory, model: minilm.MiniLM, count: int, rng: random.Random) -> None:
     questions = [f"{rng.choice(QUESTIONS)} {rng.choice(PEOPLE)}" for _ in range(count)]
     vectors = model.encode(questions)
-    timings: dict[str, list[float]] = {"hnsw": [], "search": [], "context": []}
+    timings: dict[str, list[float]] = {"hnsw": [], "keyword": [], "search": [], "context": []}
     memory.search("warm up")
     for question, vector in zip(questions, vectors, strict=True):
         started = time.perf_counter()
         memory.vectors.query(vector, 10)
         timings["hnsw"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        memory.rank(question, limit=10, signals=("keyword",))
+        timings["keyword"].append(time.perf_counter() - started)
         started = time.perf_counter()
         memory.search(question, limit=10)
         timings["search"].append(time.perf_counter() - started)

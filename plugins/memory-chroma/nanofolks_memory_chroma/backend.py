@@ -24,8 +24,11 @@ from nanofolks_memory_chroma.context import build_context
 from nanofolks_memory_chroma.disk import RepairLog, is_damage, is_storage_fault, make_private, sqlite_files
 from nanofolks_memory_chroma.embedders import make_embedder
 from nanofolks_memory_chroma.extract import extract
+from nanofolks_memory_chroma.knowledge import fact_text, knowledge_hits
+from nanofolks_memory_chroma.lexical import query_terms, shares_words
 from nanofolks_memory_chroma.recovery import open_memory
-from nanofolks_memory_chroma.store import ENTITY_PREFIX, PREFERENCE_PREFIX
+from nanofolks_memory_chroma.retrieval import ENTITY, KEYWORD, rank
+from nanofolks_memory_chroma.store import ENTITY_PREFIX, FACT_PREFIX, PREFERENCE_PREFIX
 from nanofolks_memory_chroma.vectors import VectorStoreError, collection_name
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,8 @@ BATCH = 64  # messages embedded together: much faster per message than one by on
 # Re-embedding after a repair happens a bit at a time, so a short `chat -m` is not held up
 # at exit by a whole index rebuild (`memory doctor --repair` does it all at once).
 BACKLOG_PER_BATCH = BATCH * 4
+CONTEXT_MEMORIES = 8  # memories a prompt gets at most
+MODEL_KEY = "embedding_model"  # memory.db meta: the model the indexed messages' vectors came from
 _STOP = object()
 
 
@@ -76,6 +81,7 @@ class ChromaMemory:
             "host": self.config.host,
             "port": self.config.port,
             "ssl": self.config.ssl,
+            "model": getattr(self.embedder, "model_id", self.embedder.name),
         }
         opened = open_memory(self.root, self._vector_args, self.repairs)
         self.store, self.vectors = opened.store, opened.vectors
@@ -90,8 +96,38 @@ class ChromaMemory:
         self._bug: BaseException | None = None
         self.last_error: str | None = None
         self._warned: set[str] = set()
-        # Messages logged but not searchable yet (an earlier run stopped early or the API failed).
+        if self.store is not None and self.vectors is not None:
+            self._check_model()
+        # Messages logged but not searchable yet (an earlier run stopped early, the API failed,
+        # or the embedding model changed).
         self._backlog = self.store is not None and bool(self.store.unindexed(1))
+
+    def _check_model(self) -> None:
+        """Never mix vectors of two models: after a model change every logged message is re-embedded.
+
+        Re-embedding runs on the background worker a batch at a time as the crew chats (``memory
+        doctor --repair`` does it at once); meanwhile keyword and entity ranking still cover everything.
+        """
+        model = self._vector_args["model"]
+        before = self.store.get_meta(MODEL_KEY) or self.vectors.replaced
+        if before is None:
+            # A log from before model ids were kept: its vectors are in this model's collection if any exist.
+            if self.vectors.count() or not self.store.read("SELECT 1 FROM messages WHERE indexed = 1 LIMIT 1"):
+                self.store.set_meta(MODEL_KEY, model)
+                return
+            before = "another model"
+        if before == model and self.vectors.replaced is None:
+            return
+        waiting = self.store.mark_unindexed()
+        self.store.set_meta(MODEL_KEY, model)
+        if waiting:
+            log.warning(
+                "memory: the embedding model changed (%s -> %s); re-embedding %d logged message(s) in the "
+                "background (`nanofolks memory doctor --repair` does it now)",
+                before,
+                model,
+                waiting,
+            )
 
     # -- recording (caller thread: cheap) ----------------------------------------------------
 
@@ -161,16 +197,24 @@ class ChromaMemory:
 
     @staticmethod
     def _metadata(seq: int, fields: dict[str, Any]) -> dict[str, Any]:
-        return {"room": fields["room"], "role": fields["role"], "bot": fields["bot"], "channel": fields["channel"],
-                "ts": float(fields["ts"]), "seq": seq}
+        return {
+            "room": fields["room"],
+            "role": fields["role"],
+            "bot": fields["bot"],
+            "channel": fields["channel"],
+            "ts": float(fields["ts"]),
+            "seq": seq,
+        }
 
     def _index(self, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
         searchable = [row for row in rows if row[2].strip()]
         if searchable:
             vectors = self.embedder.embed([text for _, _, text, _ in searchable])
             self.vectors.upsert(
-                [entry_id for _, entry_id, _, _ in searchable], vectors,
-                [text for _, _, text, _ in searchable], [meta for *_, meta in searchable],
+                [entry_id for _, entry_id, _, _ in searchable],
+                vectors,
+                [text for _, _, text, _ in searchable],
+                [meta for *_, meta in searchable],
             )
         self.store.mark_indexed([seq for seq, *_ in rows])
 
@@ -223,17 +267,39 @@ class ChromaMemory:
     # -- reading ----------------------------------------------------------------------------
 
     def search(self, query: str, *, limit: int = 10, room: str | None = None) -> list[MemoryHit]:
-        """Messages most similar in meaning to ``query``, best first (score: cosine similarity)."""
+        """What memory holds about ``query``, best first: messages (hybrid ranking, see
+        :mod:`~nanofolks_memory_chroma.retrieval`), then, unless ``room`` narrows the search, the
+        facts, entities and preferences it names (``kind`` says which; at most a third of ``limit``,
+        in place of the weakest messages). ``score`` is 0..1. While the index is re-embedded after
+        a model change, keyword and entity ranking still cover every message.
+        """
         query = clean_text(query)
         if not query.strip() or limit <= 0:
             return []
-        vectors = self._need_vectors()
-        vector = self.embedder.embed([query])[0]
-        return [
-            MemoryHit(id=hit.id, text=hit.text, room=hit.metadata.get("room"), ts=float(hit.metadata.get("ts", 0.0)),
-                      score=hit.score, kind="message")
-            for hit in vectors.query(vector, limit, room)
+        self._need_store()
+        self._need_vectors()  # the index is off (server down, damaged): say so rather than half an answer
+        learned = [] if room is not None or limit < 3 else knowledge_hits(self.store, query, limit // 3)
+        messages = [
+            MemoryHit(id=entry.id, text=entry.text, room=entry.room, ts=entry.ts, score=entry.score, kind="message")
+            for entry in self.rank(query, limit=limit, room=room)
         ]
+        # Learned items follow the messages, in place of the weakest ones (at most a third of the list).
+        return messages[: limit - len(learned)] + learned
+
+    def rank(self, query: str, *, limit: int, room: str | None = None, exclude: Any = (), **options: Any) -> list[Any]:
+        """Messages ranked by the hybrid retrieval (``options``: signals, time_aware, weights; for benches)."""
+        store = self._need_store()
+        dense = self.vectors is not None
+        return rank(
+            store,
+            query,
+            limit=limit,
+            room=room,
+            exclude=exclude,
+            vectors=self.vectors if dense else None,
+            embed=self.embedder.embed if dense else None,
+            **options,
+        )
 
     async def context(self, query: str, *, room: str, bot: str, budget_tokens: int) -> str:
         """What the crew remembers that is relevant to ``query``, as a prompt section within the budget."""
@@ -246,12 +312,19 @@ class ChromaMemory:
         store = self.store
         query = clean_text(query)
         hits = []
-        if query.strip() and self.vectors is not None:  # without the index: preferences and facts only
-            # The room's recent messages are in the prompt already; over-fetch so they can be dropped.
+        if query.strip():
+            # The room's recent messages are in the prompt already. A memory goes in when its
+            # meaning is close enough (minScore), it names an entity the message names, or it shares
+            # enough words: fused rank alone would let a vaguely related line in when nothing fits.
             recent = store.recent_ids(room, self.config.recent_room_messages)
-            vector = self.embedder.embed([query])[0]
-            hits = [hit for hit in self.vectors.query(vector, 8 + len(recent))
-                    if hit.id not in recent and hit.score >= self.config.min_score][:8]
+            terms = query_terms(query)
+            hits = [
+                entry
+                for entry in self.rank(query, limit=CONTEXT_MEMORIES * 2, exclude=recent)
+                if (entry.similarity or 0.0) >= self.config.min_score
+                or ENTITY in entry.signals
+                or (KEYWORD in entry.signals and shares_words(terms, entry.text))
+            ][:CONTEXT_MEMORIES]
         entities = store.entities_for([hit.id for hit in hits], query, limit=6)
         return build_context(
             hits=hits,
@@ -278,10 +351,14 @@ class ChromaMemory:
             if not self.vectors.remote:
                 self.vectors.delete_room(room)  # also vectors of messages a damaged, replaced log lost
             return len(ids)
-        by_prefix = ((ENTITY_PREFIX, self.store.forget_entity), (PREFERENCE_PREFIX, self.store.forget_preference))
+        by_prefix = (
+            (ENTITY_PREFIX, self.store.forget_entity),
+            (PREFERENCE_PREFIX, self.store.forget_preference),
+            (FACT_PREFIX, self.store.forget_fact),
+        )
         for prefix, method in by_prefix:
             if entry_id.startswith(prefix):
-                number = entry_id[len(prefix):]
+                number = entry_id[len(prefix) :]
                 if not number.isdigit():
                     raise UsageError(f"{entry_id!r} is not a memory id: expected {prefix}<number>")
                 return method(int(number))
@@ -295,6 +372,10 @@ class ChromaMemory:
         if entry_id.startswith(PREFERENCE_PREFIX):
             rows = [row for row in self.store.preferences() if f"{PREFERENCE_PREFIX}{row['id']}" == entry_id]
             return f"preference: {rows[0]['statement']}" if rows else None
+        if entry_id.startswith(FACT_PREFIX):
+            number = entry_id[len(FACT_PREFIX) :]
+            row = self.store.fact(int(number)) if number.isdigit() else None
+            return f"fact: {fact_text(row)}" if row else None
         if entry_id.startswith(ENTITY_PREFIX):
             rows = [row for row in self.store.entity_list(10**9) if f"{ENTITY_PREFIX}{row['id']}" == entry_id]
             return f"{rows[0]['kind']}: {rows[0]['name']}" if rows else None
@@ -323,7 +404,7 @@ class ChromaMemory:
                 self.last_error = str(exc)
         database = self.root / "memory.db"
         remote = bool(self.config.host)
-        location = (f"server {self._vector_args_location()}" if remote else f"embedded {self.root / 'chroma'}")
+        location = f"server {self._vector_args_location()}" if remote else f"embedded {self.root / 'chroma'}"
         return {
             "backend": self.name,
             **counts,
@@ -333,8 +414,10 @@ class ChromaMemory:
             "vector_store": location,
             "collection": self._vector_args["name"],
             "database": str(database),
-            "size_bytes": {"database": sum(_size(path) for path in sqlite_files(database)),
-                           "vectors": 0 if remote else _size(self.root / "chroma")},
+            "size_bytes": {
+                "database": sum(_size(path) for path in sqlite_files(database)),
+                "vectors": 0 if remote else _size(self.root / "chroma"),
+            },
             "last_error": self.last_error,
             "unavailable": self.unavailable,
             "search_unavailable": self.search_unavailable,
@@ -357,10 +440,19 @@ class ChromaMemory:
 
     def preferences(self) -> list[dict[str, Any]]:
         """Learned preferences (current value of each), with ids usable by :meth:`forget`."""
-        return [{"id": f"{PREFERENCE_PREFIX}{row['id']}", "statement": row["statement"], "times": row["times"],
-                 "ts": row["ts"]} for row in self._need_store().preferences(with_counts=True)]
+        return [
+            {
+                "id": f"{PREFERENCE_PREFIX}{row['id']}",
+                "statement": row["statement"],
+                "times": row["times"],
+                "ts": row["ts"],
+            }
+            for row in self._need_store().preferences(with_counts=True)
+        ]
 
     def entities(self, limit: int = 20) -> list[dict[str, Any]]:
         """The most mentioned entities, with ids usable by :meth:`forget`."""
-        return [{"id": f"{ENTITY_PREFIX}{row['id']}", "name": row["name"], "kind": row["kind"],
-                 "mentions": row["mentions"]} for row in self._need_store().entity_list(limit)]
+        return [
+            {"id": f"{ENTITY_PREFIX}{row['id']}", "name": row["name"], "kind": row["kind"], "mentions": row["mentions"]}
+            for row in self._need_store().entity_list(limit)
+        ]

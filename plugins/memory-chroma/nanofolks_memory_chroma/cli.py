@@ -54,14 +54,20 @@ def status(app: App, as_json: bool) -> None:
     finally:
         backend.close()
     if as_json:
-        click.echo(json.dumps({"enabled": True, **data, "learned_preferences": preferences, "top_entities": entities},
-                              indent=2))
+        click.echo(
+            json.dumps(
+                {"enabled": True, **data, "learned_preferences": preferences, "top_entities": entities}, indent=2
+            )
+        )
         return
     sizes = data["size_bytes"]
     rows = [
         ("backend", data["backend"]),
-        ("messages", f"{data['messages']} in {data['rooms']} room(s)"
-         + (f", {data['unindexed']} not searchable yet" if data["unindexed"] else "")),
+        (
+            "messages",
+            f"{data['messages']} in {data['rooms']} room(s)"
+            + (f", {data['unindexed']} not searchable yet" if data["unindexed"] else ""),
+        ),
         ("vectors", str(data["vectors"])),
         ("entities", str(data["entities"])),
         ("relations", str(data["relations"])),
@@ -104,17 +110,31 @@ def status(app: App, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def search(app: App, query: str, limit: int, room: str | None, as_json: bool) -> None:
-    """Search memories by meaning ("pet" finds "my dog Rex"), best match first."""
+    """Search what the crew remembers, best match first.
+
+    \b
+    Messages are ranked by meaning ("pet" finds "my dog Rex") and by their words
+    (names, places, dates), fused; facts, people/places/things and preferences that
+    the query names are listed too, each labelled (message, fact, entity, preference).
+    --room searches that room's messages only.
+    """
     if not query.strip():
-        raise UsageError("the search query is empty; try e.g. `nanofolks memory search \"travel plans\"`")
+        raise UsageError('the search query is empty; try e.g. `nanofolks memory search "travel plans"`')
     backend = backend_from_app(app)
     try:
         hits = backend.search(query, limit=limit, room=room)
     finally:
         backend.close()
     rows: list[dict[str, Any]] = [
-        {"id": hit.id, "kind": hit.kind, "score": round(hit.score, 4), "room": hit.room, "ts": hit.ts,
-         "date": _date(hit.ts), "text": hit.text}
+        {
+            "id": hit.id,
+            "kind": hit.kind,
+            "score": round(hit.score, 4),
+            "room": hit.room,
+            "ts": hit.ts,
+            "date": _date(hit.ts),
+            "text": hit.text,
+        }
         for hit in hits
     ]
     if as_json:
@@ -125,7 +145,8 @@ def search(app: App, query: str, limit: int, room: str | None, as_json: bool) ->
         return
     for rank, row in enumerate(rows, 1):
         text = " ".join(row["text"].split())
-        click.echo(f"{rank:>2}. [{row['score']:.2f}] {row['date']}  #{row['room']}  {text}")
+        where = f"  #{row['room']}" if row["room"] else ""
+        click.echo(f"{rank:>2}. [{row['score']:.2f}] {row['kind']:<10} {row['date']}{where}  {text}")
         click.echo(f"    id: {row['id']}")
 
 
@@ -137,8 +158,10 @@ def search(app: App, query: str, limit: int, room: str | None, as_json: bool) ->
 def forget(app: App, entry_id: str | None, room: str | None, yes: bool) -> None:
     """Forget one memory (an id from `memory search` or `memory status`) or a whole room."""
     if entry_id is None and room is None:
-        raise UsageError("say what to forget: a memory id (from `nanofolks memory search` or `nanofolks memory "
-                         "status`), or --room ROOM for everything remembered from a room")
+        raise UsageError(
+            "say what to forget: a memory id (from `nanofolks memory search` or `nanofolks memory "
+            "status`), or --room ROOM for everything remembered from a room"
+        )
     if entry_id is not None and room is not None:
         raise UsageError("give either a memory id or --room ROOM, not both")
     backend = backend_from_app(app)
@@ -152,13 +175,17 @@ def forget(app: App, entry_id: str | None, room: str | None, yes: bool) -> None:
         else:
             description = backend.describe(entry_id)
             if description is None:
-                raise UsageError(f"no memory with id {entry_id!r}; find ids with `nanofolks memory search` "
-                                 "or `nanofolks memory status`")
+                raise UsageError(
+                    f"no memory with id {entry_id!r}; find ids with `nanofolks memory search` "
+                    "or `nanofolks memory status`"
+                )
             what = description
         if not yes:
             if not sys.stdin.isatty():
-                raise UsageError(f"not forgetting {what} without confirmation, and there is no terminal to ask on; "
-                                 "add --yes to confirm")
+                raise UsageError(
+                    f"not forgetting {what} without confirmation, and there is no terminal to ask on; "
+                    "add --yes to confirm"
+                )
             click.confirm(f"Forget {what}?", abort=True)
         removed = backend.forget(entry_id=entry_id, room=room)
     finally:
@@ -184,8 +211,11 @@ def doctor(app: App, repair: bool, as_json: bool) -> None:
     finally:
         backend.close()
     if as_json:
-        click.echo(json.dumps([{"name": c.name, "ok": c.ok, "detail": c.detail, "repaired": c.repaired}
-                               for c in checks], indent=2))
+        click.echo(
+            json.dumps(
+                [{"name": c.name, "ok": c.ok, "detail": c.detail, "repaired": c.repaired} for c in checks], indent=2
+            )
+        )
     else:
         for check in checks:
             label = "FAIL " if not check.ok else ("fixed" if check.repaired else "ok   ")

@@ -30,6 +30,7 @@ class LocalEmbedder:
         self.model_dir = minilm.check_model_dir(minilm.find_model_dir())
         self.name = minilm.MODEL_NAME
         self.slug = "minilm-l6-v2"
+        self.model_id = self.name  # kept with the vectors: a different id means re-embedding
 
     def embed(self, texts: list[str]) -> np.ndarray:
         # The tokenizer raises TypeError on lone surrogates (undecodable bytes from a terminal).
@@ -50,6 +51,7 @@ class ApiEmbedder:
         self.settings = settings
         self._secret = secret
         self.name = settings.model
+        self.model_id = settings.model + (f"@{settings.dimensions}" if settings.dimensions else "")
         self.slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", settings.model).strip("-._")[:60]
 
     def embed(self, texts: list[str]) -> np.ndarray:

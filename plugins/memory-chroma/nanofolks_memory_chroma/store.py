@@ -18,6 +18,7 @@ from typing import Any
 
 from nanofolks_core.api import MemoryEvent
 from nanofolks_memory_chroma.extract import Extraction
+from nanofolks_memory_chroma.lexical import create_index
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -68,9 +69,10 @@ CREATE TABLE IF NOT EXISTS preferences (
 );
 CREATE INDEX IF NOT EXISTS preferences_key ON preferences (key, ts);
 CREATE INDEX IF NOT EXISTS preferences_message ON preferences (message_seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-ENTITY_PREFIX, PREFERENCE_PREFIX = "entity:", "pref:"
+ENTITY_PREFIX, PREFERENCE_PREFIX, FACT_PREFIX = "entity:", "pref:", "fact:"
 _RELATIONS_AS_SUBJECT = (
     "SELECT id, subject_id, predicate, object_id, ts FROM relations WHERE subject_id = ? ORDER BY id DESC LIMIT ?"
 )
@@ -101,6 +103,8 @@ class MemoryStore:
             self._db.execute("PRAGMA foreign_keys=ON")
             with self._lock:
                 self._db.executescript(SCHEMA)
+                #: False when this SQLite has no FTS5: keyword search is then off, dense search still works.
+                self.keyword_index = create_index(self._db)
             # Reads every page of the log table, so a truncated or garbled file is found now
             # (and moved aside by the caller) rather than in the middle of a chat.
             self._db.execute("SELECT count(*), max(length(text)) FROM messages").fetchone()
@@ -125,8 +129,18 @@ class MemoryStore:
 
     def restore_messages(self, rows: list[dict[str, Any]]) -> list[tuple[int, MemoryEvent]]:
         """Put messages recovered from the search index back into the log, already indexed."""
-        events = [MemoryEvent(id=row["id"], room=row["room"], role=row["role"], text=row["text"], bot=row.get("bot"),
-                              channel=row.get("channel"), ts=row["ts"]) for row in rows]
+        events = [
+            MemoryEvent(
+                id=row["id"],
+                room=row["room"],
+                role=row["role"],
+                text=row["text"],
+                bot=row.get("bot"),
+                channel=row.get("channel"),
+                ts=row["ts"],
+            )
+            for row in rows
+        ]
         added = self.add_messages(events)
         self.mark_indexed([seq for seq, _ in added])
         return added
@@ -147,6 +161,21 @@ class MemoryStore:
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
+
+    def read(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Run a read-only query (for the retrieval modules of this package)."""
+        return self._rows(sql, params)
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -240,15 +269,19 @@ class MemoryStore:
 
         ``with_counts`` adds ``times``: how often that value was expressed (for ``memory status``).
         """
-        rows = [dict(row) for row in self._rows(
-            "SELECT p.id, p.key, p.value, p.statement, p.ts FROM "
-            "(SELECT max(id) AS id FROM preferences GROUP BY key) latest JOIN preferences p ON p.id = latest.id "
-            "ORDER BY p.id DESC"
-        )]
+        rows = [
+            dict(row)
+            for row in self._rows(
+                "SELECT p.id, p.key, p.value, p.statement, p.ts FROM "
+                "(SELECT max(id) AS id FROM preferences GROUP BY key) latest JOIN preferences p ON p.id = latest.id "
+                "ORDER BY p.id DESC"
+            )
+        ]
         if with_counts:
             for row in rows:
-                row["times"] = self._rows("SELECT count(*) FROM preferences WHERE key = ? AND value = ?",
-                                          (row["key"], row["value"]))[0][0]
+                row["times"] = self._rows(
+                    "SELECT count(*) FROM preferences WHERE key = ? AND value = ?", (row["key"], row["value"])
+                )[0][0]
         return rows
 
     def entities_for(self, message_ids: list[str], names_in: str, limit: int) -> list[sqlite3.Row]:
@@ -283,15 +316,24 @@ class MemoryStore:
         grouped: dict[tuple, dict[str, Any]] = {}
         for row in rows:
             key = (row["subject_id"], row["predicate"], row["object_id"])
-            item = grouped.setdefault(key, {"times": 0, "ts": 0.0})
+            item = grouped.setdefault(key, {"times": 0, "ts": 0.0, "id": 0})
             item["times"] += 1
             item["ts"] = max(item["ts"], row["ts"])
+            item["id"] = max(item["id"], row["id"])  # the latest statement stands for the fact (fact:<id>)
         ids = sorted({entity for key in grouped for entity in (key[0], key[2]) if entity is not None})
-        names = {row["id"]: row["name"] for row in self._rows(
-            "SELECT id, name FROM entities WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))}
+        names = {
+            row["id"]: row["name"]
+            for row in self._rows(
+                "SELECT id, name FROM entities WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+            )
+        }
         result = [
-            {"subject": names.get(subject) if subject is not None else None, "predicate": predicate,
-             "object": names.get(obj), **item}
+            {
+                "subject": names.get(subject) if subject is not None else None,
+                "predicate": predicate,
+                "object": names.get(obj),
+                **item,
+            }
             for (subject, predicate, obj), item in grouped.items()
             if obj in names and (subject is None or subject in names)
         ]
@@ -356,6 +398,25 @@ class MemoryStore:
     def forget_entity(self, entity_id: int) -> int:
         with self._lock:
             return self._db.execute("DELETE FROM entities WHERE id = ?", (entity_id,)).rowcount
+
+    def forget_fact(self, relation_id: int) -> int:
+        """Forget a fact: every statement of the same relation, so an older one does not bring it back."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT subject_id, predicate, object_id FROM relations WHERE id = ?", (relation_id,)
+            ).fetchone()
+            if row is None:
+                return 0
+            self._db.execute(
+                "DELETE FROM relations WHERE subject_id IS ? AND predicate = ? AND object_id = ?", tuple(row)
+            )
+            return 1
+
+    def fact(self, relation_id: int) -> dict[str, Any] | None:
+        """One fact (``subject`` None: the user) by the id of one of its statements."""
+        rows = self._rows("SELECT id, subject_id, predicate, object_id, ts FROM relations WHERE id = ?", (relation_id,))
+        facts = self._aggregate(rows, 1)
+        return facts[0] if facts else None
 
     def forget_preference(self, preference_id: int) -> int:
         """Forget a preference: every time it was expressed, so an older value does not come back."""

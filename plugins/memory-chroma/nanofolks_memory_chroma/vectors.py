@@ -40,7 +40,19 @@ def collection_name(prefix: str, model_slug: str) -> str:
 class VectorStore:
     """One chroma collection. ``host`` set: a Chroma server; otherwise an embedded store at ``path``."""
 
-    def __init__(self, *, path: Path, name: str, host: str | None = None, port: int = 8000, ssl: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        path: Path,
+        name: str,
+        host: str | None = None,
+        port: int = 8000,
+        ssl: bool = False,
+        model: str | None = None,
+    ) -> None:
+        """``model``: the embedding model id kept with the collection. A collection made by another
+        model under the same name (same model, other ``dimensions``) is emptied, never mixed;
+        ``replaced`` then names the model it held."""
         import chromadb
         from chromadb.config import Settings
 
@@ -60,10 +72,21 @@ class VectorStore:
             self.location = str(path)
             client = chromadb.PersistentClient(path=str(path), settings=settings)
         self.remote = bool(host)
-        self.collection = client.get_or_create_collection(
-            name=name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
+        options = {
+            "name": name,
+            "embedding_function": None,
+            "configuration": {"hnsw": {"space": "cosine"}},
+            "metadata": {"embedding_model": model} if model else None,
+        }
+        self.collection = client.get_or_create_collection(**options)
         self.collection.count()  # a damaged store fails here, while the caller can still move it aside
+        self.replaced: str | None = None
+        held = (self.collection.metadata or {}).get("embedding_model")
+        if model and held and held != model:
+            # Derived data: the event log re-embeds every message into the new collection.
+            client.delete_collection(name)
+            self.collection = client.get_or_create_collection(**options)
+            self.replaced = held
 
     @staticmethod
     def forget_open_stores() -> None:

@@ -1,0 +1,98 @@
+"""The keyword side of memory: an SQLite FTS5 index over the event log, ranked with bm25.
+
+The index lives in memory.db next to the log (``messages_fts``, external content: it stores
+only the token index, the text stays in ``messages``) and triggers keep the two in step, so
+forgetting a message removes it from keyword search in the same transaction. Tokens are
+unicode61 words with the porter stemmer ("travelled" finds "travel"), diacritics folded.
+
+Names, places, numbers and dates are what a sentence embedding blurs and what a keyword
+index finds exactly; the two are fused in :mod:`nanofolks_memory_chroma.retrieval`.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+FTS_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+    text, content='messages', content_rowid='seq', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, text) VALUES (new.seq, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+END;
+"""
+
+# Words that carry no topic: left out of the keyword query so "what did I say about Rex"
+# ranks by "say" and "rex" rather than by how often a turn uses "what" and "I".
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below between
+    both but by can could did do does doing down during each few for from further had has have having he her here
+    hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of
+    off on once only or other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up very was we were what
+    when where which while who whom why will with would you your yours yourself yourselves ever also tell remember
+    know think anything something thing things s t don didn doesn ve ll re m d get got say said""".split()
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def create_index(db: sqlite3.Connection) -> bool:
+    """Create the keyword index (and fill it from an older log); False if this SQLite lacks FTS5."""
+    existed = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages_fts'").fetchone() is not None
+    try:
+        db.executescript(FTS_SCHEMA)
+    except sqlite3.OperationalError as exc:
+        if "fts5" in str(exc).lower():
+            return False  # keyword search off; dense search still works
+        raise
+    if not existed:
+        # A log written before the keyword index existed: index it once, now.
+        db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+    return True
+
+
+def query_terms(text: str) -> list[str]:
+    """The content words of a query, lowercased, stopwords and repeats dropped, in order."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(text.lower()):
+        if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def shares_words(terms: list[str], text: str) -> bool:
+    """True when ``text`` has enough of the query's content ``terms`` to be on topic by words alone:
+    two of them (stems compared, so "lives" meets "live"), or every one of a one-word query."""
+    if not terms:
+        return False
+    stems = {word[:5] for word in query_terms(text)}
+    shared = sum(1 for term in terms if term[:5] in stems)
+    return shared >= min(2, len(terms))
+
+
+def match_expression(terms: list[str]) -> str:
+    """An FTS5 query matching any of ``terms`` (each quoted, so no word is read as an operator)."""
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def search(store: Any, terms: list[str], limit: int, room: str | None = None) -> list[sqlite3.Row]:
+    """Messages matching any of ``terms``, best bm25 first (rows: seq, id, room, role, bot, ts, text)."""
+    if not terms or limit <= 0:
+        return []
+    # The FTS5 ranking runs first on its own (its fast path); a room filter then keeps what fits,
+    # so it over-fetches.
+    fetch = limit * 8 if room else limit
+    rows = store.read(
+        "SELECT m.seq, m.id, m.room, m.role, m.bot, m.ts, m.text FROM "
+        "(SELECT rowid, rank FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?) hit "
+        "JOIN messages m ON m.seq = hit.rowid ORDER BY hit.rank",
+        (match_expression(terms), fetch),
+    )
+    if room:
+        rows = [row for row in rows if row["room"] == room]
+    return rows[:limit]

@@ -158,9 +158,12 @@ class ChannelInbox:
 
 
 def _reason(exc: BaseException) -> str:
+    from nanofolks_core.gateway.server import GatewayStopping
     from nanofolks_core.pipeline.window import MessageTooLong
     from nanofolks_core.provider import ProviderError, ProviderNotConfigured
 
+    if isinstance(exc, GatewayStopping):  # taken a moment before a shutdown began
+        return "the crew is restarting"
     if isinstance(exc, ProviderNotConfigured):
         return "no model is configured"
     if isinstance(exc, MessageTooLong):

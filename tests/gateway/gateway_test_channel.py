@@ -33,6 +33,8 @@ class TestChatConfig(ChannelConfig):
     #: building the channel raises: a missing token.
     broken: bool = False
     message_limit: int = 4000
+    #: building the channel fails to import its SDK.
+    sdk_missing: bool = False
     #: the channel offers login() (for `nanofolks channels login`).
     interactive_login: bool = False
 
@@ -41,6 +43,8 @@ class TestChat:
     def __init__(self, *, spec, config, services):
         if config.broken:
             raise ValueError(f"no token: set channels.{spec.name}.token")
+        if config.sdk_missing:
+            import nanofolks_no_such_sdk  # noqa: F401
         self.name = spec.name
         self.config = config
         self.message_limit = config.message_limit

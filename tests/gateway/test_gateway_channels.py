@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from gateway_helpers import get_json
 
 from nanofolks_core.testing import Reply
@@ -121,14 +122,27 @@ def test_a_dropped_connection_is_restarted_and_answers_again(start_gateway, chat
     assert chat_app.wait_for(lambda: chat_app.sent("c"), "a reply after the reconnect")
 
 
-def test_a_channel_that_cannot_be_built_is_failed_and_the_gateway_still_serves(start_gateway, chat_app, llm_server):
+@pytest.mark.parametrize(
+    ("broken", "reason"),
+    [
+        ({"broken": True}, "ValueError: no token: set channels.otherchat.token"),
+        (
+            {"sdkMissing": True},
+            "cannot import nanofolks_no_such_sdk (the channel's SDK?): reinstall the plugin, "
+            "e.g. `pip install --force-reinstall nanofolks-testchat`",
+        ),
+    ],
+)
+def test_a_channel_that_cannot_be_built_is_failed_and_the_gateway_still_serves(
+    start_gateway, chat_app, llm_server, broken, reason
+):
     gateway = start_gateway(
-        {"testchat": _channel(chat_app, allowFrom=["*"]), "otherchat": _channel(chat_app, broken=True)}
+        {"testchat": _channel(chat_app, allowFrom=["*"]), "otherchat": _channel(chat_app, **broken)}
     )
     health = gateway.health()
     assert health["status"] == "ok"
     assert health["channels"]["otherchat"]["state"] == "failed"
-    assert "no token: set channels.otherchat.token" in health["channels"]["otherchat"]["lastError"]
+    assert health["channels"]["otherchat"]["lastError"] == reason
     chat_app.say("testchat", "hi", sender="1", chat="c")
     assert chat_app.wait_for(lambda: chat_app.sent("c"), "a reply from the healthy channel")
 

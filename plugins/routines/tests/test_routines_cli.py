@@ -4,19 +4,10 @@ and every mistake as one clear line with nothing stored changed."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from nanofolks_core.api import UsageError
-
-
-def nanofolks(home, *args, timeout=120):
-    from nanofolks_core.testing.gateway import cli_env
-
-    return subprocess.run([sys.executable, "-m", "nanofolks_core", *args], env=cli_env(home), capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
 
 
 def routines_file(home):
@@ -72,8 +63,9 @@ BAD = [
 
 
 @pytest.mark.parametrize(("args", "says"), BAD, ids=[says for _, says in BAD])
-def test_bad_input_is_one_line_non_zero_and_changes_nothing(nanofolks_home, args, says):
-    first = nanofolks(nanofolks_home, "routines", "add", "--name", "tick", "--message", "ping", "--every", "5")
+def test_bad_input_is_one_line_non_zero_and_changes_nothing(crew_home, args, says):
+    nanofolks_home = crew_home.path
+    first = crew_home.nanofolks("routines", "add", "--name", "tick", "--message", "ping", "--every", "5")
     assert first.returncode == 0
     before = routines_file(nanofolks_home)
     options = dict(zip(args[::2], args[1::2], strict=False))
@@ -82,48 +74,44 @@ def test_bad_input_is_one_line_non_zero_and_changes_nothing(nanofolks_home, args
         command += ["--name", "fresh"]
     if "--message" not in options:
         command += ["--message", "hello"]
-    run = nanofolks(nanofolks_home, *command, *args)
+    run = crew_home.nanofolks(*command, *args)
     assert run.returncode != 0
     assert says in run.stderr and "Traceback" not in run.stderr + run.stdout
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert routines_file(nanofolks_home) == before
 
 
-def test_unknown_names_and_a_damaged_file_are_clear_errors_that_keep_the_file(nanofolks_home):
+def test_unknown_names_and_a_damaged_file_are_clear_errors_that_keep_the_file(crew_home):
+    nanofolks_home = crew_home.path
     for command in ("remove", "pause", "resume", "run"):
-        run = nanofolks(nanofolks_home, "routines", command, "nope")
+        run = crew_home.nanofolks("routines", command, "nope")
         assert run.returncode != 0 and "no routine named 'nope'" in run.stderr and "Traceback" not in run.stderr
     path = nanofolks_home / "plugins" / "routines" / "routines.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text('{"routines": {"half": ')
     for args in (["list"], ["add", "--name", "x", "--message", "m", "--every", "5"]):
-        run = nanofolks(nanofolks_home, "routines", *args)
+        run = crew_home.nanofolks("routines", *args)
         assert run.returncode != 0 and "routines.json is damaged" in run.stderr and "Traceback" not in run.stderr
     assert path.read_text() == '{"routines": {"half": '
 
 
-def test_run_without_a_gateway_runs_in_process_as_a_room_task(nanofolks_home, llm_server):
-    config = {
-        "agents": {"defaults": {"model": "vllm/test-model"}},
-        "providers": {"vllm": {"apiBase": llm_server.base_url, "timeout": 30}},
-        "memory": {"enabled": False},
-    }
-    (nanofolks_home / "config.json").write_text(json.dumps(config))
-    assert nanofolks(nanofolks_home, "routines", "add", "--name", "hello", "--message", "say ahoy",
+def test_run_without_a_gateway_runs_in_process_as_a_room_task(crew_home):
+    nanofolks_home = crew_home.path
+    assert crew_home.nanofolks("routines", "add", "--name", "hello", "--message", "say ahoy",
                      "--schedule", "0 9 * * *", "--bot", "coder").returncode == 0  # fmt: skip
-    run = nanofolks(nanofolks_home, "routines", "run", "hello")
+    run = crew_home.nanofolks("routines", "run", "hello")
     assert run.returncode == 0, run.stderr
     assert "Routine hello: done (task t1 in room general)" in run.stdout and "say ahoy" in run.stdout
-    tasks = json.loads(nanofolks(nanofolks_home, "room", "task", "list", "--room", "general", "--json").stdout)
+    tasks = json.loads(crew_home.nanofolks("room", "task", "list", "--room", "general", "--json").stdout)
     tasks = tasks["tasks"] if isinstance(tasks, dict) else tasks
     assert [(t["id"], t["status"], t["owner"]) for t in tasks] == [("t1", "done", "coder")]
-    history = nanofolks(nanofolks_home, "room", "history", "general").stdout
+    history = crew_home.nanofolks("room", "history", "general").stdout
     assert "say ahoy" in history  # the turn is in the room's history
-    listed = json.loads(nanofolks(nanofolks_home, "routines", "list", "--json").stdout)["routines"]
+    listed = json.loads(crew_home.nanofolks("routines", "list", "--json").stdout)["routines"]
     listed = {r["name"]: r for r in listed}
     assert listed["hello"]["lastStatus"] == "done" and listed["hello"]["task"] == "t1"
 
     # No model configured: the run fails, says why, and the task says so too.
-    (nanofolks_home / "config.json").write_text(json.dumps({"memory": {"enabled": False}}))
-    failed = nanofolks(nanofolks_home, "routines", "run", "hello")
+    (nanofolks_home / "config.json").write_text(json.dumps({"memory": {"enabled": False}}))  # no model
+    failed = crew_home.nanofolks("routines", "run", "hello")
     assert failed.returncode != 0 and "Routine hello:" in failed.stdout and "Traceback" not in failed.stderr

@@ -8,27 +8,11 @@ a room task with its outcome; ``routines run`` goes through the running gateway.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-
-from nanofolks_core.testing.gateway import GatewayProcess, cli_env
 from nanofolks_core.testing.llm_server import FakeLLMServer
-
-
-def nanofolks(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nanofolks_core", *args],
-        env=cli_env(home),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def asked(llm: FakeLLMServer, text: str) -> int:
@@ -42,43 +26,25 @@ def asked(llm: FakeLLMServer, text: str) -> int:
     return count
 
 
-def routine_tasks(home: Path, name: str) -> list[dict]:
-    run = nanofolks(home, "room", "task", "list", "--room", "general", "--json")
+def routine_tasks(home, name: str) -> list[dict]:
+    run = home.nanofolks("room", "task", "list", "--room", "general", "--json")
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     tasks = data["tasks"] if isinstance(data, dict) else data
     return [task for task in tasks if task["title"].startswith(f"routine {name}:")]
 
 
-@pytest.fixture
-def llm():
-    with FakeLLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def home(tmp_path, llm) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    config = {
-        "agents": {"defaults": {"model": "vllm/test-model"}},
-        "providers": {"vllm": {"apiBase": llm.base_url, "timeout": 30}},
-        "memory": {"enabled": False},
-    }
-    (path / "config.json").write_text(json.dumps(config))
-    return path
-
-
-def test_every_5_fires_on_time_again_after_a_restart_and_stops_once_removed(home, llm):
+def test_every_5_fires_on_time_again_after_a_restart_and_stops_once_removed(crew_home, llm_server):
+    home, llm = crew_home, llm_server
     # A 09:00 routine in a zone where it is not 09:00 during this test.
     zone = "UTC" if datetime.now(UTC).hour not in (8, 9) else "Asia/Tokyo"
     for args in (
         ["--name", "tick", "--message", "tick tock", "--every", "5"],
         ["--name", "morning", "--message", "good morning crew", "--schedule", "0 9 * * *", "--tz", zone],
     ):
-        added = nanofolks(home, "routines", "add", *args)
+        added = home.nanofolks("routines", "add", *args)
         assert added.returncode == 0, added.stderr
-    with GatewayProcess(home) as gateway:
+    with home.gateway() as gateway:
         time.sleep(17)
         fired = asked(llm, "tick tock")
         assert 2 <= fired <= 5, gateway.log()
@@ -91,19 +57,19 @@ def test_every_5_fires_on_time_again_after_a_restart_and_stops_once_removed(home
     time.sleep(0.5)
     tasks = routine_tasks(home, "tick")
     assert len(tasks) >= fired and all(task["status"] == "done" for task in tasks), tasks
-    listed = json.loads(nanofolks(home, "routines", "list", "--json").stdout)["routines"]
+    listed = json.loads(home.nanofolks("routines", "list", "--json").stdout)["routines"]
     tick = next(r for r in listed if r["name"] == "tick")
     assert tick["lastStatus"] == "done" and "tick tock" in tick["lastResult"], tick
 
     # Down for a few seconds: no burst of the missed runs when it is back, but it fires again.
     time.sleep(6)
     before = asked(llm, "tick tock")
-    with GatewayProcess(home) as gateway:
+    with home.gateway() as gateway:
         deadline = time.monotonic() + 12
         while asked(llm, "tick tock") == before and time.monotonic() < deadline:
             time.sleep(0.2)
         assert asked(llm, "tick tock") == before + 1, gateway.log()
-        removed = nanofolks(home, "routines", "remove", "tick")
+        removed = home.nanofolks("routines", "remove", "tick")
         assert removed.returncode == 0, removed.stderr
         time.sleep(1)  # a run started just before the removal may still finish
         after_removal = asked(llm, "tick tock")
@@ -112,7 +78,7 @@ def test_every_5_fires_on_time_again_after_a_restart_and_stops_once_removed(home
         assert asked(llm, "good morning crew") == 0
 
         # `routines run` goes through the running gateway (its log names the run).
-        ran = nanofolks(home, "routines", "run", "morning", "--timeout", "60")
+        ran = home.nanofolks("routines", "run", "morning", "--timeout", "60")
         assert ran.returncode == 0, ran.stderr
         assert "done" in ran.stdout and "good morning crew" in ran.stdout
         assert "routine morning: done" in gateway.log()

@@ -84,7 +84,7 @@ if TYPE_CHECKING:
     from nanofolks_core.provider import ProviderAuthError, ProviderError, ProviderNotConfigured
     from nanofolks_core.secret import Secret, SecretUnavailable
     from nanofolks_core.sessions import SessionMessage
-    from nanofolks_core.text import clean_text
+    from nanofolks_core.text import clean_text, for_terminal
 
 #: Marks a function in a plugin module as a hook implementation.
 hookimpl = pluggy.HookimplMarker("nanofolks")
@@ -104,6 +104,8 @@ _LAZY = {
     "SessionMessage": "nanofolks_core.sessions",
     # Text policy: lone surrogates become U+FFFD; apply to text before storing or embedding it.
     "clean_text": "nanofolks_core.text",
+    # Removes escape sequences and control characters: apply to stored/model text before printing it.
+    "for_terminal": "nanofolks_core.text",
     # Masks URL credentials, secret query parameters and bearer tokens in a message or log line.
     "mask_secrets": "nanofolks_core.masking",
     # Safe files in a plugin's data folder: crash-safe replace, an exclusive lock between
@@ -213,6 +215,7 @@ __all__ = [
     "clean_text",
     "config_path",
     "data_root",
+    "for_terminal",
     "file_lock",
     "hookimpl",
     "sender_allowed",

@@ -66,6 +66,8 @@ class AgentDefaults:
     max_tool_iterations: int = attrs.field(default=8, validator=validators.between(0, 100))
     context_window: int | None = attrs.field(default=None, validator=validators.at_least(256))
     workspace: str | None = None
+    #: Seconds a specialist may work on a delegated task before it is marked failed (timed out).
+    delegation_timeout: float = attrs.field(default=600.0, validator=validators.above(0))
 
 
 @attrs.define(kw_only=True)

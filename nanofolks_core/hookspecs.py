@@ -37,6 +37,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from nanofolks_core.messages import InboundMessage, LLMRequest, LLMResponse, OutboundMessage, ToolCall
+    from nanofolks_core.pipeline.records import TurnResult
+    from nanofolks_core.rooms import Task
     from nanofolks_core.specs import (
         ChannelSpec,
         CommandSpec,
@@ -277,4 +279,62 @@ def nanofolks_tool_call_check(call: ToolCall, context: dict[str, Any]) -> str | 
     ``firstresult``: the first non-None wins and the rest are not called (``tryfirst=True`` to
     run early); a wrapper's return value is the final answer. A result that is not a string, or
     an exception, switches the plugin off and the others decide.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Pipeline notifications: the crew reports what it did (work logs, metrics, tracing).
+# Return values are ignored; the same isolation applies (one raising plugin is switched off,
+# the turn goes on). They run in the turn's thread: keep them short (a local write).
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def nanofolks_turn_done(inbound: InboundMessage, result: TurnResult) -> None:
+    """A turn finished and its message and replies are stored in the room's history.
+
+    :param inbound: the message (``channel``, ``sender``, ``room``, ``metadata``: a routine run
+        carries ``metadata["routine"]``), its ``text`` as stored: credentials as ``{{name}}`` references.
+    :param result: the :class:`TurnResult`: ``room``, ``replies`` (each with ``bot``, ``model``,
+        ``usage``, ``delegated_by``, ``error``), ``route`` (tier), ``timings`` in ms (``total``, ``llm``).
+    Notification; the return value is ignored. Not called for a turn that failed before anything
+    was stored (provider down, message too long).
+    """
+
+
+@hookspec
+def nanofolks_tool_done(call: ToolCall, bot: str, room: str, outcome: str, error: str | None, seconds: float) -> None:
+    """A bot's tool call finished (``delegate`` and ``hand_over_task`` included).
+
+    :param call: the call with its arguments sanitized: credentials are ``{{name}}`` references,
+        never values.
+    :param bot: the role that called it. :param room: the room id.
+    :param outcome: ``ok``, ``error`` (the tool raised or refused; see ``error``) or ``denied``
+        (a ``nanofolks_tool_call_check`` said no).
+    :param error: the error text (sanitized) or deny reason; None when ``ok``.
+    :param seconds: how long it ran.
+    Notification; the return value is ignored.
+    """
+
+
+@hookspec
+def nanofolks_task_changed(room: str, task: Task, event: str) -> None:
+    """The crew created or changed a room task during a turn (delegation, ``hand_over_task``).
+
+    :param room: the room id. :param task: the task as it is now (``id``, ``title``, ``owner``,
+        ``status``, ``history``: the last entry says what happened and why).
+    :param event: ``created``, ``done``, ``failed`` or ``handoff``.
+    Notification; the return value is ignored. Changes made with ``nanofolks room task`` on the
+    command line are not reported.
+    """
+
+
+@hookspec
+def nanofolks_metrics() -> list[str] | None:
+    """Lines for the gateway's Prometheus endpoint, ``GET /metrics`` (text exposition format 0.0.4).
+
+    :return: lines such as ``# TYPE nanofolks_turns_total counter`` and
+        ``nanofolks_turns_total{room="general"} 12``, or None. Every implementation's lines are
+        joined in plugin order. Called once per scrape, in the gateway's event loop: read, don't wait.
+    A plugin that raises is switched off; the others' lines are still served.
     """

@@ -321,6 +321,29 @@ class PluginHost:
         """The first non-None result of a ``firstresult`` hook, with the same isolation as :meth:`pipe`."""
         return self._event_call(hook_name, None).run(self._event_impls(hook_name), kwargs, RESULT_TYPES.get(hook_name))
 
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Run a notification hook (``nanofolks_turn_done`` ...): every implementation is called, in
+        pluggy's order, with the same isolation as :meth:`pipe`; return values are ignored."""
+        self._event_call(hook_name, None).run(self._event_impls(hook_name), kwargs, None)
+
+    def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Every plain implementation's non-None result, in pluggy's order (``nanofolks_metrics``).
+
+        One that raises is switched off like in :meth:`pipe`; the others' results are kept.
+        """
+        results = []
+        for impl in self._event_impls(hook_name):
+            if impl.wrapper or impl.hookwrapper or self.pm.get_plugin(impl.plugin_name) is None:
+                continue
+            try:
+                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            except Exception as exc:  # noqa: BLE001 - isolate one broken plugin; the others still answer
+                self._switch_off(impl, f"{hook_name} raised {_one_line(exc)}{_where(exc)}", exc)
+                continue
+            if result is not None:
+                results.append(result)
+        return results
+
     def _event_call(self, hook_name: str, arg_name: str | None) -> EventCall:
         caller = getattr(self.pm.hook, hook_name)
         firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))

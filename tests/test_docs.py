@@ -150,9 +150,64 @@ def test_each_example_loads_as_a_plugin_and_does_what_it_says(name, plugin_host)
         call = ToolCall(id="c1", name="run_shell", arguments={"command": "rm -rf /"})
         reason = plugin_host.first(name, call=call, context={"room": "general", "bot": "coder", "role": "coder"})
         assert isinstance(reason, str) and reason
+    elif name in NOTIFICATION_EXAMPLES:
+        kwargs, check = NOTIFICATION_EXAMPLES[name]()
+        if name == "nanofolks_metrics":
+            [lines] = plugin_host.collect(name)
+            assert check(module, lines)
+        else:
+            plugin_host.notify(name, **kwargs)
+            assert check(module, None)
     else:  # a new pipeline hook: give its example a check here
         pytest.fail(f"no check for the example of {name}")
     assert plugin_host.records["example"].state == "enabled", plugin_host.records["example"].reason
+
+
+def _turn_done_example():
+    from nanofolks_core.api import InboundMessage
+    from nanofolks_core.pipeline.dispatch import Assignment
+    from nanofolks_core.pipeline.intent import Intent
+    from nanofolks_core.pipeline.records import TurnResult
+
+    result = TurnResult("general", (), Intent("chat", 1.0), Assignment(("leader",), "leader"))
+    inbound = InboundMessage(text="check-in", metadata={"routine": "daily"})
+    return {"inbound": inbound, "result": result}, lambda m, _: m.answered[("general", "routine")] == 1
+
+
+def _tool_done_example():
+    from nanofolks_core.api import ToolCall
+
+    call = ToolCall(id="c1", name="fetch", arguments={"url": "https://example.com", "token": "{{github_token}}"})
+    kwargs = {"call": call, "bot": "researcher", "room": "general", "outcome": "ok", "error": None, "seconds": 3.2}
+    return kwargs, lambda m, _: m.slow_calls == [("general", "researcher", "fetch", call.arguments, "ok", None, 3.2)]
+
+
+def _task_changed_example():
+    from datetime import UTC, datetime
+
+    from nanofolks_core.rooms import Task, TaskPriority, TaskStatus
+    from nanofolks_core.rooms.models import TaskEvent
+
+    at = datetime(2026, 11, 30, tzinfo=UTC)
+    reason = "coder timed out after 600 s"
+    history = (TaskEvent(kind="created", at=at, to="coder"),
+               TaskEvent(kind="status", at=at, from_="todo", to="failed", reason=reason))  # fmt: skip
+    task = Task(id="t1", title="Ship it", owner="coder", status=TaskStatus.FAILED, priority=TaskPriority.MEDIUM,
+                due=None, created_at=at, updated_at=at, history=history)  # fmt: skip
+    expected = [("general", "t1", "Ship it", reason)]
+    return {"room": "general", "task": task, "event": "failed"}, lambda m, _: m.failed_tasks == expected
+
+
+def _metrics_example():
+    return {}, lambda m, lines: lines[-1] == "nanofolks_example_queue_length 2"
+
+
+NOTIFICATION_EXAMPLES = {
+    "nanofolks_turn_done": _turn_done_example,
+    "nanofolks_tool_done": _tool_done_example,
+    "nanofolks_task_changed": _task_changed_example,
+    "nanofolks_metrics": _metrics_example,
+}
 
 
 def test_the_kinds_table_is_the_registrys_kinds_plus_events():

@@ -220,7 +220,7 @@ def list_rooms(app: App, as_json: bool) -> None:
         print_table(
             ("ROOM", "TYPE", "PARTICIPANTS", "OPEN TASKS", "DESCRIPTION"),
             [
-                (r.id, r.type.value, ",".join(r.participants), len(r.tasks) - r.task_counts()["done"], r.description)
+                (r.id, r.type.value, ",".join(r.participants), sum(t.status.is_open for t in r.tasks), r.description)
                 for r in found.rooms
             ],
         )

@@ -51,7 +51,7 @@ def task() -> None:
 @task.command("list")
 @_room_option
 @click.option("--owner", help="Only tasks owned by this bot.")
-@click.option("--status", help="Only tasks with this status (todo, in_progress, blocked, done).")
+@click.option("--status", help="Only tasks with this status (todo, in_progress, blocked, done, failed).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def task_list(app: App, room_id: str, owner: str | None, status: str | None, as_json: bool) -> None:
@@ -91,10 +91,11 @@ def task_add(app: App, room_id: str, owner: str | None, priority: str, due: str 
 @_room_option
 @click.argument("task_id")
 @click.argument("status")
+@click.option("--reason", help="Why (kept in the task history), e.g. why it failed.")
 @pass_app
-def task_status(app: App, room_id: str, task_id: str, status: str) -> None:
-    """Set a task's STATUS: todo, in_progress, blocked or done."""
-    changed = app.rooms.set_task_status(room_id, task_id, status)
+def task_status(app: App, room_id: str, task_id: str, status: str, reason: str | None) -> None:
+    """Set a task's STATUS: todo, in_progress, blocked, done or failed."""
+    changed = app.rooms.set_task_status(room_id, task_id, status, reason=reason)
     click.echo(f"Task {changed.id} is now {changed.status.value}.")
 
 

@@ -109,6 +109,8 @@ class Crew:
             record_route=router.record if router is not None else None,
             tool_outputs=self.tool_outputs,
             skills_section=skills_section,
+            notify=host.notify,
+            delegation_timeout=defaults.delegation_timeout,
         )
 
     @property
@@ -283,7 +285,10 @@ class Crew:
         lap("final")
         timings["total"] = (time.perf_counter() - started) * 1000
         timings["overhead"] = timings["total"] - timings["llm"]
-        return TurnResult(room.id, tuple(final), intent, assignment, route, tuple(warnings), tokens, window, timings)
+        result = TurnResult(room.id, tuple(final), intent, assignment, route, tuple(warnings), tokens, window, timings)
+        # Work logs and metrics; they get the text as stored (credentials as {{name}} references).
+        self.host.notify("nanofolks_turn_done", inbound=attrs.evolve(inbound, text=text), result=result)
+        return result
 
     async def _route(self, text: str, room: str, warnings: list[str]) -> Any:
         if self.router is None:

@@ -1,7 +1,8 @@
 """``GET /health``: a tiny HTTP/1.1 server on asyncio streams (no web framework to import).
 
-It answers ``GET /health`` (and ``HEAD``) with the gateway's health JSON and 404 to anything
-else, one request per connection. A client that sends nothing for a few seconds is dropped.
+It answers ``GET /health`` (and ``HEAD``) with the gateway's health JSON, ``GET /metrics`` with
+the lines plugins give through the ``nanofolks_metrics`` hook (Prometheus text format), and 404
+to anything else, one request per connection. A client that sends nothing for a few seconds is dropped.
 """
 
 from __future__ import annotations
@@ -35,7 +36,16 @@ def _response(status: str, body: bytes, content_type: str, head_only: bool = Fal
     return head if head_only else head + body
 
 
-async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, document: Callable[[], dict]) -> None:
+#: Content type of the Prometheus text exposition format.
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+async def _serve(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    document: Callable[[], dict],
+    metrics: Callable[[], str] | None = None,
+) -> None:
     try:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_SECONDS)
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ConnectionError):
@@ -49,6 +59,8 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, doc
     if method in ("GET", "HEAD") and path in ("/health", "/health/"):
         body = json.dumps(document(), ensure_ascii=False).encode("utf-8") + b"\n"
         data = _response("200 OK", body, "application/json", head_only=method == "HEAD")
+    elif method in ("GET", "HEAD") and path in ("/metrics", "/metrics/") and metrics is not None:
+        data = _response("200 OK", metrics().encode("utf-8"), METRICS_TYPE, head_only=method == "HEAD")
     else:
         data = _response("404 Not Found", b'{"error": "not found; try GET /health"}\n', "application/json")
     try:
@@ -60,8 +72,11 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, doc
         writer.close()
 
 
-async def start_health_server(document: Callable[[], dict[str, Any]], host: str, port: int) -> asyncio.Server:
-    """Serve ``document()`` as ``GET /health`` on ``host:port`` (0: a free port).
+async def start_health_server(
+    document: Callable[[], dict[str, Any]], host: str, port: int, metrics: Callable[[], str] | None = None
+) -> asyncio.Server:
+    """Serve ``document()`` as ``GET /health`` on ``host:port`` (0: a free port), and ``metrics()``
+    (Prometheus text) as ``GET /metrics`` when given.
 
     A port already in use raises :class:`PortInUse` with one line naming the port and how to
     choose another.
@@ -69,7 +84,7 @@ async def start_health_server(document: Callable[[], dict[str, Any]], host: str,
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            await _serve(reader, writer, document)
+            await _serve(reader, writer, document, metrics)
         except Exception:  # noqa: BLE001 - one bad request never stops the health server
             log.debug("health request failed", exc_info=True)
             writer.close()
@@ -87,6 +102,28 @@ async def start_health_server(document: Callable[[], dict[str, Any]], host: str,
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; check gateway.host and gateway.port "
             "in config.json (or use --port)"
         ) from None
+
+
+def metrics_text(host: Any, uptime: float) -> str:
+    """The ``/metrics`` body: the gateway's own gauges, then each plugin's ``nanofolks_metrics`` lines.
+
+    A plugin answering something other than a list of strings is left out (with a comment line),
+    so one plugin cannot make the whole scrape unreadable.
+    """
+    lines = [
+        "# HELP nanofolks_gateway_up 1 while the gateway serves.",
+        "# TYPE nanofolks_gateway_up gauge",
+        "nanofolks_gateway_up 1",
+        "# HELP nanofolks_gateway_uptime_seconds Seconds since the gateway started.",
+        "# TYPE nanofolks_gateway_uptime_seconds gauge",
+        f"nanofolks_gateway_uptime_seconds {uptime:.3f}",
+    ]
+    for result in host.collect("nanofolks_metrics"):
+        if isinstance(result, list | tuple) and all(isinstance(line, str) for line in result):
+            lines.extend(line.rstrip("\n") for line in result)
+        else:
+            lines.append(f"# a nanofolks_metrics result was not a list of lines ({type(result).__name__}): skipped")
+    return "\n".join(lines) + "\n"
 
 
 def bound_port(server: asyncio.Server) -> int:

@@ -283,7 +283,7 @@ async def _serve_locked(app: Any, settings: Any, port: int | None, stop: Any, on
     import signal
 
     from nanofolks_core.gateway import state
-    from nanofolks_core.gateway.health import bound_port, start_health_server
+    from nanofolks_core.gateway.health import bound_port, metrics_text, start_health_server
     from nanofolks_core.gateway.inbox import ChannelInbox
     from nanofolks_core.gateway.services import ServiceRunner, add_services
     from nanofolks_core.gateway.supervisor import Supervisor
@@ -295,8 +295,13 @@ async def _serve_locked(app: Any, settings: Any, port: int | None, stop: Any, on
             return holder["gateway"].health()
         return {"status": "starting", "version": __version__, "uptime": 0, "pid": os.getpid(), "channels": {}}
 
+    started = time.monotonic()
+
+    def metrics() -> str:  # GET /metrics: the nanofolks_metrics hook (work log ...), Prometheus text
+        return metrics_text(app.host, time.monotonic() - started)
+
     # Bind first: a taken port is reported before the crew is built.
-    health = await start_health_server(document, settings.host, settings.port if port is None else port)
+    health = await start_health_server(document, settings.host, settings.port if port is None else port, metrics)
     control = None
     gateway: Gateway | None = None
     loop = asyncio.get_running_loop()

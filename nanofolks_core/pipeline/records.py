@@ -74,7 +74,9 @@ class TurnServices:
     raises); ``check_tool_call(call, context)`` returns a deny reason or None (the
     ``nanofolks_tool_call_check`` hook); ``record_route(request, response)`` feeds the router's
     analytics; ``tool_outputs`` keeps large tool outputs by reference (may be None);
-    ``skills_section`` lists the skills a bot may read with ``read_skill`` ("" without any).
+    ``skills_section`` lists the skills a bot may read with ``read_skill`` ("" without any);
+    ``notify(hook_name, **kwargs)`` runs a notification hook (``nanofolks_tool_done`` ...);
+    ``delegation_timeout``: seconds a delegated task may take before it is marked failed.
     """
 
     llm: Any
@@ -90,3 +92,5 @@ class TurnServices:
     record_route: Callable[[Any, Any], None] | None = None
     tool_outputs: Any = None
     skills_section: str = ""
+    notify: Callable[..., None] = lambda hook_name, **kwargs: None
+    delegation_timeout: float = 600.0

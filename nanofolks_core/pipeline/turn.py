@@ -6,6 +6,7 @@ never the crew itself.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -19,6 +20,14 @@ from nanofolks_core.messages import ChatMessage, LLMRequest, ToolCall, Usage
 from nanofolks_core.pipeline.compaction import model_view
 from nanofolks_core.pipeline.context import history_messages, system_prompt
 from nanofolks_core.pipeline.records import BotReply, CrewEvent, EventSink, TurnServices
+from nanofolks_core.pipeline.room_tasks import (
+    HAND_OVER,
+    HAND_OVER_TOOL,
+    hand_over,
+    may_hand_over,
+    open_tasks_section,
+    sanitized_arguments,
+)
 from nanofolks_core.pipeline.tool_calls import (
     DELEGATE,
     DELEGATE_TOOL,
@@ -91,6 +100,8 @@ class Turn:
         names = [tool.name for tool in offered_tools(self.services.tools, bot)]
         if not delegated and may_delegate(bot):
             names.insert(0, DELEGATE)
+        if not delegated and may_hand_over(bot):
+            names.insert(1, HAND_OVER)
         return names
 
     def system_prompt_for(self, bot: str, brief: str | None = None) -> str:
@@ -111,6 +122,8 @@ class Turn:
                 extra.append(self.memory_section)
             if services.skills_section and "read_skill" in self.tool_names(bot, delegated=delegated):
                 extra.append(services.skills_section)
+            if not delegated and may_hand_over(bot):
+                extra.append(open_tasks_section(services.rooms, self.room.id))
             self._prompts[key] = system_prompt(
                 self._identities[bot, delegated],
                 team=services.team,
@@ -166,6 +179,8 @@ class Turn:
         schemas = [tool.schema for tool in tools.values()]
         if delegated_by is None and may_delegate(bot):
             schemas.append(DELEGATE_TOOL)
+        if delegated_by is None and may_hand_over(bot):
+            schemas.append(HAND_OVER_TOOL)
         usage = Usage()
         # A TerminalStream, not for_terminal per piece: an escape sequence split across two pieces is
         # held back until complete and removed whole (no "]0;title" left on screen).
@@ -233,10 +248,16 @@ class Turn:
         denied = services.check_tool_call(call=call, context={"room": self.room.id, "bot": bot, "role": bot})
         if denied:
             log.debug("tool %s denied for %s: %s", call.name, bot, denied)
+            self._tool_done(call, bot, "denied", denied, 0.0)
             return f"denied: {denied}"
         started = time.perf_counter()
         if call.name == DELEGATE and may_delegate and bot == LEADER:
             result = await self._delegate(call.arguments)
+        elif call.name == HAND_OVER and may_delegate and may_hand_over(bot):
+            result, task = hand_over(services.rooms, self.room.id, call.arguments)
+            if task is not None:
+                self.room = services.rooms.get(self.room.id)  # the new owner may have joined
+                self._task_changed(task, "handoff")
         elif call.name in tools:
             # A bound tool's call never raises: a failure is an "error: ..." result, masked like any output.
             result = ensure_workspace(services.workspace) or await tools[call.name].call(
@@ -247,8 +268,24 @@ class Turn:
         else:
             offered = ", ".join(tools) or "none"
             result = f"error: there is no tool named {call.name!r} for you; your tools: {offered}"
-        log.debug("tool %s for %s took %.1f ms", call.name, bot, (time.perf_counter() - started) * 1000)
+        seconds = time.perf_counter() - started
+        log.debug("tool %s for %s took %.1f ms", call.name, bot, seconds * 1000)
+        failed = result.startswith("error:")
+        error = services.sanitize(result.splitlines()[0][len("error:") :].strip()) if failed else None
+        self._tool_done(call, bot, "error" if failed else "ok", error, seconds)
         return clip(result)
+
+    def _tool_done(self, call: ToolCall, bot: str, outcome: str, error: str | None, seconds: float) -> None:
+        """Tell the work-log hooks; the arguments they see hold references, never credentials."""
+        safe = ToolCall(
+            id=call.id, name=call.name, arguments=sanitized_arguments(call.arguments, self.services.sanitize)
+        )
+        self.services.notify(
+            "nanofolks_tool_done", call=safe, bot=bot, room=self.room.id, outcome=outcome, error=error, seconds=seconds
+        )
+
+    def _task_changed(self, task: Any, event: str) -> None:
+        self.services.notify("nanofolks_task_changed", room=self.room.id, task=task, event=event)
 
     def _tool_context(self, bot: str) -> Any:
         return ToolContext(room=self.room.id, bot=bot, workspace=self.services.workspace)
@@ -279,8 +316,30 @@ class Turn:
                 self.room = rooms.add_participants(self.room.id, to)
             # Delegated work shows up as a room task, so progress stays visible (`room task list`).
             room_task = rooms.add_task(self.room.id, task[:120], owner=to)
-        reply = await self.run_bot(to, brief=task, delegated_by=LEADER)
         if room_task is not None:
-            rooms.set_task_status(self.room.id, room_task.id, "done")
+            self._task_changed(room_task, "created")
+        try:
+            reply = await asyncio.wait_for(
+                self.run_bot(to, brief=task, delegated_by=LEADER), timeout=self.services.delegation_timeout
+            )
+        except (Exception, asyncio.CancelledError) as exc:
+            reason = _failure_reason(to, exc, self.services.delegation_timeout)
+            if room_task is not None:
+                self._task_changed(rooms.set_task_status(self.room.id, room_task.id, "failed", reason=reason), "failed")
+            if not isinstance(exc, NanofolksError | TimeoutError):
+                raise  # a bug or an interruption: the task says so, the error still surfaces
+            log.warning("delegation to %s failed: %s", to, reason)
+            return f"error: {reason}"
+        if room_task is not None:
+            self._task_changed(rooms.set_task_status(self.room.id, room_task.id, "done"), "done")
         self.delegated.append(reply)
         return f"{reply.name} ({to}) answered:\n{reply.text}"
+
+
+def _failure_reason(to: str, exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"{to} timed out after {timeout:g} s (agents.defaults.delegationTimeout)"
+    if isinstance(exc, asyncio.CancelledError):
+        return f"{to} was interrupted before finishing"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{to} could not finish: {text[:300]}"

@@ -143,6 +143,13 @@ class TaskStatus(_ChoiceEnum):
     IN_PROGRESS = "in_progress"
     BLOCKED = "blocked"
     DONE = "done"
+    #: The work could not be done (a delegation that failed or timed out); the history says why.
+    FAILED = "failed"
+
+    @property
+    def is_open(self) -> bool:
+        """Still waiting for work (not done, not failed)."""
+        return self not in (TaskStatus.DONE, TaskStatus.FAILED)
 
 
 class TaskPriority(_ChoiceEnum):

@@ -289,9 +289,11 @@ class RoomStore:
         """One task; an unknown id is a UsageError that says how to list the ids."""
         return self.get(room_id).task(task_id)
 
-    def set_task_status(self, room_id: str, task_id: str, status: str | TaskStatus) -> Task:
-        """Move a task to ``status`` (todo, in_progress, blocked, done)."""
-        return self._change(room_id, lambda room: task_rules.set_task_status(room, task_id, status, at=now_utc()))
+    def set_task_status(self, room_id: str, task_id: str, status: str | TaskStatus, reason: str | None = None) -> Task:
+        """Move a task to ``status`` (todo, in_progress, blocked, done, failed); ``reason`` is kept in its history."""
+        return self._change(
+            room_id, lambda room: task_rules.set_task_status(room, task_id, status, at=now_utc(), reason=reason)
+        )
 
     def assign_task(self, room_id: str, task_id: str, owner: str, reason: str | None = None) -> Task:
         """Give a task to ``owner`` (recorded as "assigned" with the previous owner, if any)."""

@@ -94,13 +94,16 @@ def add_task(
     return room, task
 
 
-def set_task_status(room: Room, task_id: str, status: str | TaskStatus, *, at: datetime) -> tuple[Room, Task]:
-    """Move a task to ``status``; setting the status it already has changes nothing."""
+def set_task_status(
+    room: Room, task_id: str, status: str | TaskStatus, *, at: datetime, reason: str | None = None
+) -> tuple[Room, Task]:
+    """Move a task to ``status`` (``reason``, e.g. why it failed, goes in the history); setting the
+    status it already has changes nothing."""
     task = room.task(task_id)
     new_status = TaskStatus.parse(status)
     if task.status is new_status:
         return room, task
-    event = TaskEvent(kind="status", at=at, from_=task.status.value, to=new_status.value)
+    event = TaskEvent(kind="status", at=at, from_=task.status.value, to=new_status.value, reason=_clean_reason(reason))
     task = attrs.evolve(task, status=new_status, updated_at=at, history=(*task.history, event))
     return _replace_task(room, task, at), task
 

@@ -54,8 +54,16 @@ class ChannelState:
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line for an exception (its type and the first line of its message)."""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    """One line for an exception (its type and the first line of its message), with credentials
+    masked: it is shown by ``/health`` and logged, and an SDK's error may quote a URL with a token."""
+    from nanofolks_core.masking import mask_secrets
+    from nanofolks_core.security.boundary import mask_text
+
+    try:
+        text = str(exc).strip()
+    except Exception:  # noqa: BLE001 - an exception whose message cannot be read
+        text = ""
+    message = mask_text(mask_secrets(text.splitlines()[0])) if text else ""
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 

@@ -89,3 +89,10 @@ def test_stop_ends_a_backoff_wait_at_once_and_a_channel_that_ignores_stop_is_can
     took, states = asyncio.run(main())
     assert took < 2
     assert {name: s["state"] for name, s in states.items()} == {"flaky": "stopped", "stubborn": "stopped"}
+
+
+def test_the_error_shown_in_health_has_credentials_masked():
+    from nanofolks_core.gateway.supervisor import describe_error
+
+    shown = describe_error(OSError("cannot reach https://bot:s3cr3t-pass@chat.example/api?token=abc123\nmore"))
+    assert shown == "OSError: cannot reach https://bot:***@chat.example/api?token=***"

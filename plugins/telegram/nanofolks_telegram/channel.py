@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 from telegram import Bot, Message, MessageEntity, Update
 from telegram.constants import ChatAction
 from telegram.error import (
@@ -214,8 +215,9 @@ class TelegramChannel:
                 return ()
             raise
         except TelegramChannelError as exc:
-            if isinstance(exc.__cause__, TimedOut):
-                return ()  # a slow long poll is no failure: ask again
+            # A long poll answered late is no failure: ask again. Not connecting at all is one.
+            if isinstance(exc.__cause__, TimedOut) and isinstance(exc.__cause__.__cause__, httpx.ReadTimeout):
+                return ()
             raise
         finally:
             self._poll = None

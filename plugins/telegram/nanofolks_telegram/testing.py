@@ -74,6 +74,7 @@ class FakeTelegramServer:
         self._message_ids = itertools.count(1)
         self._chats: dict[int, dict[str, Any]] = {}
         self._failures: dict[str, list[tuple[int, str, dict[str, Any] | None]]] = {}
+        self._delays: dict[str, list[float]] = {}
         self._stopping = False
         self._connections: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
@@ -210,6 +211,11 @@ class FakeTelegramServer:
         with self._lock:
             self._failures.setdefault(method, []).extend([(status, description, parameters)] * times)
 
+    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` are answered only after ``seconds`` (a slow Telegram)."""
+        with self._lock:
+            self._delays.setdefault(method, []).extend([seconds] * times)
+
     # -- reading what the bot did -------------------------------------------------------------
 
     def wait_for_sent(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
@@ -261,6 +267,8 @@ class FakeTelegramServer:
         with self._lock:
             self.requests.append({"method": method, "params": params, "time": time.monotonic()})
             self._lock.notify_all()
+            delays = self._delays.get(method)
+            delay = delays.pop(0) if delays else 0.0
             failures = self._failures.get(method)
             if failures:
                 status, description, extra = failures.pop(0)
@@ -268,6 +276,8 @@ class FakeTelegramServer:
                 if extra:
                     body["parameters"] = extra
                 return status, body
+        if delay:
+            time.sleep(delay)
         answer = getattr(self, f"_api_{method}", None)
         if answer is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}

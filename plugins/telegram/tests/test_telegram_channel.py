@@ -244,6 +244,26 @@ def test_a_lost_server_ends_start_with_an_error_and_a_restart_does_not_repeat_me
     assert error.startswith("telegram: getUpdates failed") and "reachable" in error
 
 
+def test_a_long_poll_answered_late_is_asked_again_not_a_failure(telegram, make_channel, monkeypatch):
+    from nanofolks_telegram import channel as channel_module
+
+    monkeypatch.setattr(channel_module, "CALL_TIMEOUT", 0.5)  # read timeout = pollTimeout + 0.5 s
+
+    async def scenario():
+        telegram.delay_next("getUpdates", 3)  # the first poll is answered after the client gave up
+        running = Running(make_channel(poll_timeout=1))
+        polls = len(await asyncio.to_thread(telegram.wait_for_request, "getUpdates", 2, timeout=10))
+        telegram.push_message(42, "still there?")
+        received = await running.next(timeout=15)
+        done = running.task.done()
+        await running.stop()
+        return polls, received.text, done
+
+    polls, text, done = asyncio.run(scenario())
+    assert polls == 2  # after the late one, the channel polled again
+    assert (text, done) == ("still there?", False)
+
+
 def test_another_poller_on_the_same_bot_ends_start_with_the_reason(telegram, make_channel):
     telegram.fail_next(
         "getUpdates",

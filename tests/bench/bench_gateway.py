@@ -182,13 +182,12 @@ def main() -> int:
                 if not thin_client_report(served, args.runs, gateway.pid) and memory:
                     print("FAIL: thin-client chat -m p50 must be < 250 ms and within 3x of --version")
                     failed = True
-                if memory:
-                    rate, sent, once = throughput(served, args.clients, args.messages)
-                    print(
-                        f"throughput   {args.clients} clients x {args.messages} messages: {rate:6.1f} messages/s  "
-                        f"({once}/{sent} questions in the history exactly once)"
-                    )
-                    failed |= once != sent
+                rate, sent, once = throughput(served, args.clients, args.messages)
+                print(
+                    f"throughput   {args.clients} clients x {args.messages} messages: {rate:6.1f} messages/s  "
+                    f"({once}/{sent} questions in the history exactly once)"
+                )
+                failed |= once != sent
         cold = make_home(root, llm, "cold")
         chat_cpu, litellm_cpu = cold_against_litellm(cold, args.cold)
         chat_median, litellm_median = statistics.median(chat_cpu), statistics.median(litellm_cpu)

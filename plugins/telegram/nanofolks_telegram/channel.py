@@ -144,8 +144,9 @@ class TelegramChannel:
         if not message.chat_id:
             raise TelegramChannelError(f"{self.name}: a reply without a chat_id cannot be delivered")
         bot = await self._connected_bot()
-        # The gateway already splits to message_limit; this keeps a direct caller within it too.
-        for chunk in split_message(message.text, self.message_limit):
+        # The gateway already splits to message_limit; this keeps a direct caller within it too,
+        # and cuts again where emoji and other astral characters make a piece too long for Telegram.
+        for chunk in _pieces(message.text, self.message_limit):
             if chunk.strip():
                 await self._call(
                     "sendMessage", lambda c=chunk: bot.send_message(chat_id=message.chat_id, text=c), retry=True
@@ -321,6 +322,22 @@ class TelegramChannel:
             # crew's own @names still work.
             text = re.sub(re.escape(mention), "", text, count=1, flags=re.IGNORECASE).strip()
         return text or None
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """``text`` split to ``limit`` characters counted as Telegram may count them: in UTF-16 code
+    units, where an emoji is two. A piece over the limit that way is split again, finer."""
+    pieces = []
+    for piece in split_message(text, limit):
+        if _utf16_length(piece) <= limit:
+            pieces.append(piece)
+        else:
+            pieces.extend(_pieces(piece, max(1, len(piece) // 2)) if len(piece) > 1 else [piece])
+    return pieces
 
 
 def _seconds(exc: RetryAfter) -> float:

@@ -16,7 +16,7 @@ the bot sent from :attr:`~FakeTelegramServer.sent` and :attr:`~FakeTelegramServe
 
 Methods served: ``getMe``, ``getUpdates`` (long poll with ``offset``, ``timeout``, ``limit``;
 confirmed updates are forgotten, as on Telegram), ``sendMessage`` (400 for an empty text, a
-text over 4096 characters or an unknown chat, as Telegram answers), ``sendChatAction``,
+text over 4096 characters counted in UTF-16 units, or an unknown chat, as Telegram answers), ``sendChatAction``,
 ``deleteWebhook``, ``getWebhookInfo``, ``setMyCommands``, ``close``, ``logOut``. A request with
 another token gets Telegram's 401 ``Unauthorized``; an unknown method a 404.
 """

@@ -168,11 +168,14 @@ def test_replies_go_out_as_plain_text_and_typing_is_shown(telegram, make_channel
         await channel.typing(inbound.chat_id)
         await channel.send(OutboundMessage(text="🏴‍☠️ Captain: *Ahoy* <b>Ada</b>", bot="leader", chat_id="42"))
         await channel.send(OutboundMessage(text="x " * 5000, bot="leader", chat_id="42"))  # 10000 characters
+        await channel.send(OutboundMessage(text="🦜 " * 3000, bot="leader", chat_id="42"))  # 12000 UTF-16 units
         await running.stop()
 
     asyncio.run(scenario())
-    first, *long_parts = telegram.sent
+    first, *long_parts = [m for m in telegram.sent if "🦜" not in m["text"]]
+    parrots = [m["text"] for m in telegram.sent if "🦜" in m["text"]]
     assert first["chat_id"] == 42 and first["text"] == "🏴‍☠️ Captain: *Ahoy* <b>Ada</b>"
+    assert len(parrots) >= 3 and "".join(parrots).count("🦜") == 3000  # none refused as too long
     assert "parse_mode" not in first["params"]  # markup is never interpreted: nothing can make Telegram refuse it
     assert len(long_parts) == 3 and all(len(part["text"]) <= 4096 for part in long_parts)
     assert "".join(part["text"] for part in long_parts).replace(" ", "") == "x" * 5000

@@ -31,6 +31,9 @@ log = logging.getLogger("nanofolks.gateway")
 #: Seconds between two typing indicators (platforms show one for ~5 s).
 TYPING_EVERY = 4.0
 
+#: Strangers remembered as already logged (per channel); beyond this the log may name one again.
+MAX_STRANGERS_REMEMBERED = 10_000
+
 APOLOGY = "Sorry, the crew could not answer that just now ({reason}). Please try again later."
 
 
@@ -99,6 +102,8 @@ class ChannelInbox:
     def _log_stranger(self, sender: str, aliases: list) -> None:
         if sender in self._strangers_logged:
             return
+        if len(self._strangers_logged) >= MAX_STRANGERS_REMEMBERED:
+            self._strangers_logged.clear()  # a flood of strangers must not grow memory without end
         self._strangers_logged.add(sender)
         known = f" (also known as {', '.join(map(str, aliases))})" if aliases else ""
         log.warning(

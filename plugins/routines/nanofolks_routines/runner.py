@@ -101,8 +101,13 @@ async def run_routine(
         return store.update_state(name, **fields, running=False, finished=utc_now())
 
     title = _one_line(f"routine {name}: {routine.message}", 200)
-    task = crew.rooms.add_task(room, title, owner=routine.bot or "leader")
-    set_task_status(crew.rooms, room, task.id, "in_progress", f"run by routine {name} ({trigger})")
+    try:
+        task = crew.rooms.add_task(room, title, owner=routine.bot or "leader")
+        set_task_status(crew.rooms, room, task.id, "in_progress", f"run by routine {name} ({trigger})")
+    except Exception as exc:  # noqa: BLE001 - the room was deleted, its file is damaged or read-only
+        outcome = _one_line(f"cannot record the run in room {room}: {exc}")
+        log.warning("routine %s: %s", name, outcome)
+        return store.update_state(name, **fields, task=None, running=False, lastStatus="failed", lastResult=outcome)
     store.update_state(name, **fields, task=task.id, running=True, lastStatus="running")
     log.info("routine %s: running in room %s as task %s", name, room, task.id)
     metadata = {"routine": name, "task": task.id, "trigger": trigger}

@@ -63,6 +63,8 @@ class RoutineService:
     def tick(self, now: datetime | None = None) -> list[str]:
         """Reload if needed, start what is due; returns the names started (for tests)."""
         now = now or self.clock()
+        if getattr(self.crew, "accepting", True) is False:
+            return []  # the gateway is shutting down: it takes no new turns
         self.reload(now)
         started = []
         for request in self.store.take_requests():

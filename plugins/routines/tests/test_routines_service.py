@@ -291,3 +291,25 @@ def test_a_run_cut_short_by_a_killed_gateway_is_marked_failed_at_the_next_start(
     assert not state["running"] and state["lastStatus"] == "failed" and "interrupted" in state["lastResult"]
     changed = setup.crew.rooms.task("general", task.id)
     assert changed.status.value in ("failed", "blocked") and "interrupted" in (changed.history[-1].reason or "")
+
+
+@in_loop
+async def test_a_routine_whose_room_was_deleted_fails_with_the_reason(setup):
+    setup.crew.rooms.create("gone")
+    add(setup.store, "lost", every=5, room="gone")
+    setup.crew.rooms.delete("gone")
+    service, clock = setup.service, setup.clock
+    service.tick()
+    assert service.tick(clock.advance(5)) == ["lost"]
+    await settle(service)
+    state = setup.store.read_state()["lost"]
+    assert state["lastStatus"] == "failed" and "gone" in state["lastResult"] and not state["running"]
+    assert setup.crew.asked == []
+
+
+@in_loop
+async def test_nothing_starts_while_the_gateway_shuts_down(setup):
+    add(setup.store, "late", every=5)
+    setup.service.tick()
+    setup.crew.accepting = False
+    assert setup.service.tick(setup.clock.advance(5)) == []

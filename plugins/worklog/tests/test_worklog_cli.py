@@ -181,3 +181,28 @@ def test_the_work_log_is_sqlite_in_wal_mode_under_the_data_folder(home, llm_serv
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         kinds = sorted(kind for (kind,) in db.execute("SELECT kind FROM entry"))
     assert kinds == ["llm", "turn"]
+
+
+def test_metrics_price_calls_with_the_routers_prices_when_the_provider_reports_none(tmp_path, llm_server):
+    pytest.importorskip("nanofolks_router")
+    home = tmp_path / "priced"
+    home.mkdir()
+    config = {
+        "agents": {"defaults": {"model": "vllm/test-model"}},
+        "providers": {"vllm": {"apiBase": llm_server.base_url}},
+        "routing": {
+            "enabled": True,
+            "tiers": {"simple": {"model": "vllm/test-model", "price": {"input": 1000, "output": 2000}}},
+        },
+    }
+    (home / "config.json").write_text(json.dumps(config))
+    env = cli_env(home, NANOFOLKS_LOAD_PLUGINS=PLUGINS + ",router", LITELLM_LOCAL_MODEL_COST_MAP="True")
+    nanofolks = [sys.executable, "-m", "nanofolks_core"]
+    chat = subprocess.run([*nanofolks, "chat", "-m", "hi"], env=env, capture_output=True, text=True, timeout=180)
+    assert chat.returncode == 0, chat.stderr
+    shown = subprocess.run([*nanofolks, "metrics", "--json"], env=env, capture_output=True, text=True, timeout=180)
+    total = json.loads(shown.stdout)["total"]
+    assert total["model_calls"] == len(llm_server.requests)
+    prompt, completion = total["prompt_tokens"], total["completion_tokens"]
+    assert total["cost"] == pytest.approx((prompt * 1000 + completion * 2000) / 1_000_000)
+    assert total["unpriced_calls"] == 0

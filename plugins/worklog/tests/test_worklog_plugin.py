@@ -56,15 +56,10 @@ def test_worklog_search_without_matches_and_with_a_room(tool_context, nanofolks_
         worklog_search("index", context, since="yesterday-ish")
 
 
-def test_routine_runs_and_delegations_are_logged_and_counted(
-    chat, llm_server, register_plugin, plugin_host, nanofolks_home
-):
-    from nanofolks_core.app import App
-    from nanofolks_core.crew import Crew
-
+def test_routine_runs_and_delegations_are_logged_and_counted(chat, llm_server, register_plugin, nanofolks_home):
     register_plugin(worklog_plugin, "worklog")
-    chat("hello")  # writes the config the crew needs
-    crew = Crew.from_app(App(host=plugin_host))
+    chat("hello")
+    crew = chat.crew  # the crew the chat fixture built: a routine's message is a turn like any other
     llm_server.push(
         Reply(tool_calls=[ToolCall("delegate", {"to": "researcher", "task": "Find this week's open issues"})]),
         "Three issues are open.",
@@ -72,7 +67,6 @@ def test_routine_runs_and_delegations_are_logged_and_counted(
     )
     inbound = InboundMessage(text="daily check-in", channel="routine", sender="routine", metadata={"routine": "daily"})
     asyncio.run(crew.handle(inbound))
-    asyncio.run(crew.aclose())
 
     work = worklog_for(nanofolks_home)
     [delegation] = work.query(kinds=("delegation",))

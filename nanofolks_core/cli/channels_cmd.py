@@ -110,21 +110,14 @@ def status(ctx: click.Context, app: App, as_json: bool) -> None:
 @pass_app
 def login(app: App, name: str) -> None:
     """Log a channel in interactively (WhatsApp: scan the QR code it prints)."""
-    from nanofolks_core.gateway.server import build_channel
+    from nanofolks_core.gateway.channel_build import build_channel
 
     spec = app.registry.get("channel", name)
     if spec is None:
         known = ", ".join(app.registry.names("channel")) or "none installed"
         raise UsageError(f"no channel named {name!r} (known: {known})")
     path = spec.config_section()
-    try:
-        channel = build_channel(app, spec, app.config.section(path) if path else None)
-    except NanofolksError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - plugin code: one line saying what broke, no traceback
-        from nanofolks_core.gateway.supervisor import describe_error
-
-        raise NanofolksError(f"channel {name} could not be set up: {describe_error(exc)}") from exc
+    channel = build_channel(app, spec, app.config.section(path) if path else None)  # errors are one line
     do_login = getattr(channel, "login", None)
     if not callable(do_login):
         click.echo(f"{for_terminal(name)} needs no interactive login: it signs in with the token in channels.{name}")

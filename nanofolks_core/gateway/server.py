@@ -193,61 +193,7 @@ class Gateway:
         await self.crew.aclose()
 
 
-# -- building the channels and running ------------------------------------------------------
-
-
-def enabled_channel_specs(app: Any) -> list[tuple[Any, Any]]:
-    """``(spec, config section)`` of every installed channel whose section says ``enabled``."""
-    found = []
-    for spec in app.registry.all("channel"):
-        path = spec.config_section()
-        section = app.config.section(path) if path else None
-        if getattr(section, "enabled", False):
-            found.append((spec, section))
-    return found
-
-
-def build_channel(app: Any, spec: Any, section: Any) -> Any:
-    """Build one channel the one way (``factory(spec=, config=, services=)``); a missing SDK or
-    token comes back as a :class:`NanofolksError` whose message says what to do."""
-    from nanofolks_core.secret import SecretUnavailable
-
-    owner = app.registry.owner(spec.kind, spec.name) or "core"
-    try:
-        return app.build(spec, config=section)
-    except SecretUnavailable as exc:
-        raise NanofolksError(f"a secret is missing: {exc}") from exc
-    except ImportError as exc:
-        missing = exc.name or str(exc)
-        raise NanofolksError(
-            f"cannot import {missing} (the channel's SDK?): reinstall the plugin, e.g. `pip install --force-reinstall "
-            f"nanofolks-{owner}`"
-        ) from exc
-
-
-def add_channels(gateway: Gateway, app: Any) -> None:
-    """Build every enabled channel into ``gateway.supervisor``; one that cannot be built is
-    ``failed`` with its reason, the others run."""
-    from nanofolks_core.gateway.supervisor import describe_error
-
-    for spec, section in enabled_channel_specs(app):
-        try:
-            channel = build_channel(app, spec, section)
-        except NanofolksError as exc:
-            gateway.supervisor.add_failed(spec.name, str(exc))
-            continue
-        except Exception as exc:  # noqa: BLE001 - plugin code: one broken channel, not a broken gateway
-            log.debug("building channel %s failed", spec.name, exc_info=True)
-            gateway.supervisor.add_failed(spec.name, describe_error(exc))
-            continue
-        if not getattr(section, "allow_from", None):
-            log.warning(
-                "channel %s: channels.%s.allowFrom is empty, so it will answer nobody; "
-                'list user ids there, or "*" for anyone',
-                spec.name,
-                spec.name,
-            )
-        gateway.supervisor.add(spec.name, channel)
+# -- running ---------------------------------------------------------------------------------
 
 
 async def _start_control(gateway: Gateway, path: Any) -> Any:
@@ -283,6 +229,7 @@ async def _serve_locked(app: Any, settings: Any, port: int | None, stop: Any, on
     import signal
 
     from nanofolks_core.gateway import state
+    from nanofolks_core.gateway.channel_build import add_channels
     from nanofolks_core.gateway.health import bound_port, metrics_text, start_health_server
     from nanofolks_core.gateway.inbox import ChannelInbox
     from nanofolks_core.gateway.services import ServiceRunner, add_services
@@ -314,7 +261,7 @@ async def _serve_locked(app: Any, settings: Any, port: int | None, stop: Any, on
         gateway.supervisor = Supervisor(
             lambda name, channel: ChannelInbox(gateway, name, channel, app.config.section(f"channels.{name}"))
         )
-        add_channels(gateway, app)
+        add_channels(gateway.supervisor, app)
         gateway.services = ServiceRunner(gateway)
         add_services(gateway.services, app)
         holder["gateway"] = gateway

@@ -14,6 +14,7 @@ import logging
 import re
 import warnings
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -144,18 +145,22 @@ class TelegramChannel:
         if not message.chat_id:
             raise TelegramChannelError(f"{self.name}: a reply without a chat_id cannot be delivered")
         bot = await self._connected_bot()
+        chat, topic = _address(message.chat_id)
         # The gateway already splits to message_limit; this keeps a direct caller within it too,
         # and cuts again where emoji and other astral characters make a piece too long for Telegram.
         for chunk in _pieces(message.text, self.message_limit):
             if chunk.strip():
-                await self._call(
-                    "sendMessage", lambda c=chunk: bot.send_message(chat_id=message.chat_id, text=c), retry=True
-                )
+                send = partial(bot.send_message, chat, chunk, message_thread_id=topic)  # a new call per attempt
+                await self._call("sendMessage", send, retry=True)
 
     async def typing(self, chat_id: str) -> None:
         """Show "typing…" in the chat once (Telegram shows it for about 5 s)."""
         bot = await self._connected_bot()
-        await self._call("sendChatAction", lambda: bot.send_chat_action(chat_id=chat_id, action=ChatAction.TYPING))
+        chat, topic = _address(chat_id)
+        await self._call(
+            "sendChatAction",
+            lambda: bot.send_chat_action(chat_id=chat, action=ChatAction.TYPING, message_thread_id=topic),
+        )
 
     async def stop(self) -> None:
         """End polling (``start`` returns promptly) and close the HTTP connections."""
@@ -287,11 +292,16 @@ class TelegramChannel:
             if text is None:
                 return None
         user = message.from_user
+        chat_id = str(message.chat.id)
+        if message.is_topic_message and message.message_thread_id:
+            # Each topic of a forum group is a conversation of its own: "<chat>:<topic>" gets the
+            # reply into the topic, and `room link` can map one topic to a room.
+            chat_id = f"{chat_id}:{message.message_thread_id}"
         return InboundMessage(
             text=text,
             channel=self.name,
             sender=str(user.id),
-            chat_id=str(message.chat.id),
+            chat_id=chat_id,
             metadata={
                 "aliases": [user.username] if user.username else [],
                 "message_id": message.message_id,
@@ -322,6 +332,12 @@ class TelegramChannel:
             # crew's own @names still work.
             text = re.sub(re.escape(mention), "", text, count=1, flags=re.IGNORECASE).strip()
         return text or None
+
+
+def _address(chat_id: str) -> tuple[str, int | None]:
+    """``"<chat>"`` or ``"<chat>:<topic>"`` (a forum topic) as (chat id, topic id or None)."""
+    chat, _, topic = str(chat_id).partition(":")
+    return chat, int(topic) if topic.lstrip("-").isdigit() else None
 
 
 def _utf16_length(text: str) -> int:

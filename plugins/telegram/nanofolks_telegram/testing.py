@@ -148,17 +148,18 @@ class FakeTelegramServer:
         chat_type: str | None = None,
         reply_to_bot: bool = False,
         mention_bot: bool = False,
+        topic: int | None = None,
     ) -> dict[str, Any]:
         """A person (``user_id``) writes ``text``; the bot's next ``getUpdates`` receives it.
 
         ``chat_id`` defaults to ``user_id`` (the private chat with the bot); a negative id is a
         group (``chat_type`` ``"group"`` unless given). ``reply_to_bot`` makes it a reply to a
         message of the bot; ``mention_bot`` prefixes ``@<bot_username> `` with its mention
-        entity (``@names`` and ``/commands`` in ``text`` get their entities as on Telegram). Returns
-        the update.
+        entity (``@names`` and ``/commands`` in ``text`` get their entities as on Telegram).
+        ``topic`` puts it in that topic of a forum group (a supergroup). Returns the update.
         """
         chat_id = user_id if chat_id is None else chat_id
-        chat_type = chat_type or ("private" if chat_id > 0 else "group")
+        chat_type = chat_type or ("private" if chat_id > 0 else "supergroup" if topic else "group")
         if mention_bot:
             text = f"@{self.bot_username} {text}"
         sender: dict[str, Any] = {"id": user_id, "is_bot": is_bot, "first_name": first_name}
@@ -171,6 +172,8 @@ class FakeTelegramServer:
             chat.update({k: v for k, v in sender.items() if k in ("first_name", "last_name", "username")})
         else:
             chat["title"] = f"Group {chat_id}"
+            if topic:
+                chat["is_forum"] = True
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -178,6 +181,8 @@ class FakeTelegramServer:
             "from": sender,
             "text": text,
         }
+        if topic:
+            message.update(message_thread_id=topic, is_topic_message=True)
         entities = self._entities(text)
         if entities:
             message["entities"] = entities

@@ -145,6 +145,25 @@ def test_captions_count_as_text_and_edits_stickers_and_joins_are_skipped(telegra
     assert telegram.pending_updates() == 0
 
 
+def test_a_forum_topic_is_a_chat_of_its_own_and_the_reply_goes_into_it(telegram, make_channel):
+    async def scenario():
+        running = Running(make_channel())
+        telegram.push_message(7, "plans for the release?", chat_id=-1007, topic=12, mention_bot=True)
+        inbound = await running.next()
+        await running.channel.typing(inbound.chat_id)
+        await running.channel.send(OutboundMessage(text="Ship it Friday.", bot="leader", chat_id=inbound.chat_id))
+        await running.stop()
+        return inbound
+
+    inbound = asyncio.run(scenario())
+    assert (inbound.text, inbound.chat_id) == ("plans for the release?", "-1007:12")
+    [reply] = telegram.sent
+    assert (reply["chat_id"], reply["params"]["message_thread_id"], reply["text"]) == (-1007, 12, "Ship it Friday.")
+    assert any(
+        r["method"] == "sendChatAction" and r["params"].get("message_thread_id") == 12 for r in telegram.requests
+    )
+
+
 @pytest.mark.parametrize(("groups", "expected"), [("all", ["chatter", "private"]), ("off", ["private"])])
 def test_the_groups_setting(telegram, make_channel, groups, expected):
     async def scenario():

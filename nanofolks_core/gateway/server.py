@@ -17,6 +17,7 @@ from typing import Any
 
 from nanofolks_core import __version__
 from nanofolks_core.errors import NanofolksError
+from nanofolks_core.gateway.supervisor import describe_error
 from nanofolks_core.messages import InboundMessage
 
 log = logging.getLogger("nanofolks.gateway")
@@ -92,8 +93,15 @@ class Gateway:
         """Run ``coro`` as a task the shutdown waits for (bounded by :data:`DRAIN_SECONDS`)."""
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        # A turn whose caller went away (a client that hung up during a shutdown) still fails
+        # somewhere: say so here instead of "Task exception was never retrieved" at exit.
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("%s ended with %s", task.get_name(), describe_error(task.exception()))
 
     async def handle(self, inbound: InboundMessage, *, on_event: Any = None, stream: bool = False) -> Any:
         """``crew.handle`` under the room's lock; returns its ``TurnResult`` and raises what it raises.

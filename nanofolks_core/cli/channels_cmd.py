@@ -105,13 +105,35 @@ def status(ctx: click.Context, app: App, as_json: bool) -> None:
     )
 
 
+def _with_login(app: App) -> list[str]:
+    """Installed channels whose runtime class has a ``login`` (imports their runtime modules)."""
+    names = []
+    for spec in app.registry.all("channel"):
+        try:
+            factory = spec.load()
+        except Exception:  # noqa: BLE001, S112 - a channel that cannot even load has no login to offer
+            continue
+        if callable(getattr(factory, "login", None)):
+            names.append(spec.name)
+    return sorted(names)
+
+
 @channels.command("login")
-@click.argument("name")
+@click.argument("name", required=False)
 @pass_app
-def login(app: App, name: str) -> None:
-    """Log a channel in interactively (WhatsApp: scan the QR code it prints)."""
+def login(app: App, name: str | None) -> None:
+    """Log channel NAME in interactively (WhatsApp: scan the QR code it prints).
+
+    Without NAME: the one installed channel that has an interactive login.
+    """
     from nanofolks_core.gateway.channel_build import build_channel
 
+    if name is None:
+        candidates = _with_login(app)
+        if len(candidates) != 1:
+            which = f"several do: {', '.join(candidates)}" if candidates else "none of the installed channels has one"
+            raise UsageError(f"name the channel to log in, e.g. `nanofolks channels login whatsapp` ({which})")
+        name = candidates[0]
     spec = app.registry.get("channel", name)
     if spec is None:
         known = ", ".join(app.registry.names("channel")) or "none installed"

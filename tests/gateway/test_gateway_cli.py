@@ -88,3 +88,11 @@ def test_other_commands_do_not_import_the_gateway(nanofolks_home):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_channels_login_without_a_name_needs_exactly_one_channel_with_a_login(installed, nanofolks_home, capsys):
+    from nanofolks_core.cli import main
+
+    # The test channels add login() per instance only, so none offers one up front.
+    assert main(["channels", "login"]) == 2
+    assert "name the channel to log in" in capsys.readouterr().err

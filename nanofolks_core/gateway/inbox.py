@@ -51,18 +51,38 @@ def message_limit(channel: Any) -> int:
     return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1 else DEFAULT_MESSAGE_LIMIT
 
 
-async def send_texts(channel: Any, name: str, chat_id: str | None, room: str, bot: str, texts: Iterable[str]) -> bool:
+async def send_texts(
+    channel: Any,
+    name: str,
+    chat_id: str | None,
+    room: str,
+    bot: str,
+    texts: Iterable[str],
+    metadata: dict[str, Any] | None = None,
+) -> bool:
     """Send each text, split to the channel's limit, in order; False (and a log line) when a send
-    raised: the rest of that text is not sent, out of order pieces would be worse."""
+    raised: the rest of that text is not sent, out of order pieces would be worse. ``metadata``
+    (a reply's: the metadata of the message it answers) goes with every piece."""
     limit = message_limit(channel)
     for text in texts:
         for chunk in split_message(text, limit):
             try:
-                await channel.send(OutboundMessage(text=chunk, bot=bot, channel=name, room=room, chat_id=chat_id))
+                await channel.send(
+                    OutboundMessage(
+                        text=chunk, bot=bot, channel=name, room=room, chat_id=chat_id, metadata=dict(metadata or {})
+                    )
+                )
             except Exception as exc:  # noqa: BLE001 - plugin code: log it with the channel's name
                 log.warning("channel %s: could not send a reply to %s: %s", name, chat_id, describe_error(exc))
                 return False
     return True
+
+
+def _reply_metadata(inbound: InboundMessage) -> dict[str, Any]:
+    """What a reply carries of the message it answers (``message_id``, ``thread_ts`` ...), so a
+    channel can answer in the same thread or quote it; never the sender's other identities."""
+    metadata = inbound.metadata if isinstance(inbound.metadata, dict) else {}
+    return {key: value for key, value in metadata.items() if key != "aliases"}
 
 
 class ChannelInbox:
@@ -136,15 +156,22 @@ class ChannelInbox:
                 exc_info=not isinstance(exc, NanofolksError),
             )
             await send_texts(
-                self.channel, self.name, inbound.chat_id, inbound.room, "leader", [APOLOGY.format(reason=reason)]
+                self.channel,
+                self.name,
+                inbound.chat_id,
+                inbound.room,
+                "leader",
+                [APOLOGY.format(reason=reason)],
+                _reply_metadata(inbound),
             )
             return
         for warning in result.warnings:
             log.warning("room %s: %s", result.room, warning)
         for reply in result.replies:
             if not await send_texts(
-                self.channel, self.name, inbound.chat_id, result.room, reply.bot, [attributed(reply)]
-            ):
+                self.channel, self.name, inbound.chat_id, result.room, reply.bot, [attributed(reply)],
+                _reply_metadata(inbound),
+            ):  # fmt: skip
                 return
 
     async def _keep_typing(self, chat_id: str | None) -> None:

@@ -70,7 +70,7 @@ class TestChat:
                         channel=self.name,
                         sender=str(data["sender"]),
                         chat_id=str(data["chat"]),
-                        metadata={"aliases": data.get("aliases", [])},
+                        metadata={"aliases": data.get("aliases", []), "message_id": data.get("id")},
                     )
                 )
         finally:
@@ -83,7 +83,16 @@ class TestChat:
         self._writer.write(json.dumps(payload).encode() + b"\n")
 
     async def send(self, message):
-        self._write({"send": message.text, "bot": message.bot, "chat": message.chat_id, "room": message.room})
+        self._write(
+            {
+                "send": message.text,
+                "bot": message.bot,
+                "chat": message.chat_id,
+                "room": message.room,
+                "reply_to": message.metadata.get("message_id"),
+                "aliases_leaked": "aliases" in message.metadata,
+            }
+        )
         await self._writer.drain()
 
     async def typing(self, chat_id):
@@ -130,10 +139,11 @@ class ChatServer:
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
-    def say(self, channel: str, text: str, *, sender: str, chat: str, aliases=()) -> None:
+    def say(self, channel: str, text: str, *, sender: str, chat: str, aliases=(), message_id=None) -> None:
         """A person writes ``text`` in ``chat``."""
         self.wait_for(lambda: channel in self.clients, f"{channel} to connect")
-        line = json.dumps({"text": text, "sender": sender, "chat": chat, "aliases": list(aliases)}).encode() + b"\n"
+        said = {"text": text, "sender": sender, "chat": chat, "aliases": list(aliases), "id": message_id}
+        line = json.dumps(said).encode() + b"\n"
         self.clients[channel].sendall(line)
 
     def drop(self, channel: str) -> None:

@@ -22,10 +22,12 @@ def test_a_stranger_gets_nothing_and_costs_no_model_call(start_gateway, chat_app
 
     for _ in range(3):
         chat_app.say("testchat", "let me in", sender="666", chat="s1", aliases=["mallory"])
-    chat_app.say("testchat", "hello crew", sender="42", chat="c1", aliases=["ada"])  # allowed by username
+    chat_app.say("testchat", "hello crew", sender="42", chat="c1", aliases=["ada"], message_id="m-7")  # by username
     sent = chat_app.wait_for(lambda: chat_app.sent("c1"), "a reply to Ada")
 
     assert sent[0]["send"].endswith(": Ahoy Ada")
+    # The reply knows which message it answers (a thread, a quote), but not Ada's other names.
+    assert sent[0]["reply_to"] == "m-7" and not sent[0]["aliases_leaked"]
     assert chat_app.sent("s1") == []
     assert len(llm_server.requests) == 1  # only Ada's message reached the model
     logged = [r.getMessage() for r in caplog.records if "not in channels.testchat.allowFrom" in r.getMessage()]

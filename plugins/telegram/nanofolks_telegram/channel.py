@@ -191,7 +191,9 @@ class TelegramChannel:
     async def _connect(self) -> None:
         token = self._token
         _mask_token_in_logs(token)
-        poll_request = HTTPXRequest(connect_timeout=CALL_TIMEOUT, read_timeout=CALL_TIMEOUT)
+        # Two connections: the poll :meth:`stop` cancels may leave one stuck, and the final
+        # confirmation (:meth:`_confirm`) needs another.
+        poll_request = HTTPXRequest(connection_pool_size=2, connect_timeout=CALL_TIMEOUT, read_timeout=CALL_TIMEOUT)
         request = HTTPXRequest(connection_pool_size=8, connect_timeout=CALL_TIMEOUT, read_timeout=CALL_TIMEOUT)
         bot = Bot(token, base_url=f"{self._api_base}/bot", request=request, get_updates_request=poll_request)
         try:
@@ -215,7 +217,7 @@ class TelegramChannel:
             return self._poll
 
         try:
-            return await self._call("getUpdates", poll, retry=True)
+            return await self._call("getUpdates", poll, retry=True, shield=False)
         except asyncio.CancelledError:
             if self._stopping.is_set() and asyncio.current_task().cancelling() == 0:
                 return ()
@@ -237,13 +239,20 @@ class TelegramChannel:
         except TelegramError as exc:
             self.log.debug("%s: could not confirm the last updates: %s", self.name, self._masked(str(exc)))
 
-    async def _call(self, method: str, make: Callable[[], Awaitable[Any]], *, retry: bool = False) -> Any:
+    async def _call(
+        self, method: str, make: Callable[[], Awaitable[Any]], *, retry: bool = False, shield: bool = True
+    ) -> Any:
         """Await ``make()`` (one Bot API call); Telegram's errors become :class:`TelegramChannelError`.
         With ``retry``, a flood-control answer (429) of at most :data:`MAX_RETRY_AFTER` seconds
-        is waited out once and the call made again."""
+        is waited out once and the call made again.
+
+        With ``shield`` (all calls but the long poll), cancelling the caller (the gateway stops
+        "typing…" the moment a reply is ready) lets the request finish in the background: httpx
+        cancelled mid-request can leave the connection marked busy in its pool, and after a few
+        dozen of those every call fails with "Pool timeout" (measured: 48 messages in)."""
         for attempt in (1, 2):
             try:
-                return await make()
+                return await (_uncancelled(make()) if shield else make())
             except RetryAfter as exc:
                 seconds = _seconds(exc)
                 if not retry or attempt == 2 or seconds > MAX_RETRY_AFTER:
@@ -332,6 +341,22 @@ class TelegramChannel:
             # crew's own @names still work.
             text = re.sub(re.escape(mention), "", text, count=1, flags=re.IGNORECASE).strip()
         return text or None
+
+
+async def _uncancelled(call: Awaitable[Any]) -> Any:
+    """``await call``, except that cancelling the caller does not cancel ``call``: it runs to its
+    end in the background (its outcome is then dropped)."""
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_drop_outcome)
+        raise
+
+
+def _drop_outcome(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log "exception was never retrieved"
 
 
 def _address(chat_id: str) -> tuple[str, int | None]:

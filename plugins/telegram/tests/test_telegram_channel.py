@@ -4,6 +4,8 @@ as the gateway drives it: start(inbox) as a task, send / typing while it runs, s
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 import time
 
 import pytest
@@ -200,6 +202,31 @@ def test_replies_go_out_as_plain_text_and_typing_is_shown(telegram, make_channel
     assert "".join(part["text"] for part in long_parts).replace(" ", "") == "x" * 5000
     assert [(a["chat_id"], a["action"]) for a in telegram.chat_actions] == [(42, "typing")]
     assert TelegramChannel.message_limit == 4096
+
+
+def test_typing_cancelled_mid_request_hundreds_of_times_leaves_send_working(telegram, make_channel):
+    """The gateway cancels its "typing…" task the moment a reply is ready, often while the
+    sendChatAction request is in flight. That must not use up the HTTP connection pool."""
+    rng = random.Random(9)
+
+    async def scenario():
+        running = Running(make_channel())
+        telegram.push_message(42, "hi")
+        await running.next()
+        for _ in range(300):
+            typing = asyncio.create_task(running.channel.typing("42"))
+            for _ in range(rng.randint(0, 12)):
+                await asyncio.sleep(0)
+            typing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await typing
+        await asyncio.wait_for(
+            running.channel.send(OutboundMessage(text="still sending", bot="leader", chat_id="42")), 10
+        )
+        await running.stop()
+
+    asyncio.run(scenario())
+    assert telegram.sent[-1]["text"] == "still sending"
 
 
 def test_a_rejected_token_is_a_clear_error_without_the_token(telegram, make_channel):

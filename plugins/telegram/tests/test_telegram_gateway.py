@@ -187,6 +187,21 @@ def test_an_allowed_user_gets_the_crews_reply_and_a_stranger_gets_nothing(start_
     assert telegram.token not in err
 
 
+def test_a_long_conversation_is_answered_to_the_last_message(start_gateway, telegram):
+    # Every reply cancels the chat's "typing…" loop, sometimes mid-request; that once used up the
+    # HTTP connection pool after a few dozen messages (how many depends on timing: the channel test
+    # test_typing_cancelled_mid_request_hundreds_of_times_leaves_send_working pins it down).
+    gateway = start_gateway()
+    telegram.wait_for_request("getUpdates", timeout=60)
+    for number in range(60):
+        telegram.push_message(ADA, f"message {number}")
+        telegram.wait_for_sent(number + 1, timeout=30)
+    code, err = gateway.terminate()
+    assert [m["text"].rsplit(" ", 1)[-1] for m in telegram.sent] == [str(n) for n in range(60)]
+    assert code == 0, err
+    assert "could not send" not in err
+
+
 def test_a_token_that_cannot_be_read_marks_the_channel_failed(start_gateway):
     gateway = start_gateway(token_ref="env:TELEGRAM_TOKEN_NOT_EXPORTED")
     state = gateway.wait_channel(lambda state: state["state"] == "failed")

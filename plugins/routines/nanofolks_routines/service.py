@@ -153,7 +153,7 @@ class RoutineService:
         fresh = {routine.name: routine for routine in routines}
         for name, routine in fresh.items():
             old = self.routines.get(name)
-            if old is None or old.schedule != routine.schedule or old.paused != routine.paused:
+            if old != routine:  # new, or changed (removed and added again, paused, resumed ...)
                 self.next_due[name] = self.first_due(routine, state.get(name, {}), now)
                 if not routine.paused:
                     self.store.update_state(name, nextRun=self.next_due[name])

@@ -13,7 +13,7 @@ from nanofolks_slack.channel import SlackChannel, SlackSetupError
 from nanofolks_slack.testing import FakeSlackServer
 
 from nanofolks_core.api import OutboundMessage, Secret
-from nanofolks_core.config_structure import structure_section
+from nanofolks_core.testing import structure_section
 
 
 @pytest.fixture

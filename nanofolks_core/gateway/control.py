@@ -169,7 +169,9 @@ class _Connection:
             except (ValueError, ConnectionError):
                 line = b""
             if line and not _is_cancel(line):
-                continue  # the next request: left in _next_line until this turn is answered
+                # The client's next request (so it is still there): answered once this turn is.
+                await asyncio.wait({turn})
+                break
             self._next_line = None
             turn.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -9,6 +9,7 @@ import socket
 import stat
 from types import SimpleNamespace
 
+import attrs
 import pytest
 
 from nanofolks_core.cli.chat_output import ReplyPrinter, WaitCounter, print_turn_json
@@ -132,3 +133,55 @@ def test_the_socket_is_created_0600_in_a_0700_folder_replacing_a_stale_one(tmp_p
 
     assert asyncio.run(scenario()) == {"id": 7, "type": "ok", "pong": True}
     assert os.getuid() == path.parent.stat().st_uid
+
+
+class _SlowGateway:
+    """A Gateway whose turns stream one delta, then take ``seconds`` (cancellable, as the real one)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.cancelled = 0
+        self.app = SimpleNamespace(data_root=None, rooms=SimpleNamespace(get=lambda name: SimpleNamespace(id=name)))
+
+    async def handle(self, inbound, *, on_event=None, stream=False):
+        on_event(CrewEvent("delta", "leader", text="thinking"))
+        try:
+            await asyncio.sleep(self.seconds)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        return attrs.evolve(_turn(), room=inbound.room)
+
+
+async def _conversation(gateway, path, lines: list[dict], *, cancel_after_event: bool = False) -> list[dict]:
+    """Send ``lines``, read answers until each chat/op has its last one (a ``cancel`` sent after the
+    first event ends the chat instead)."""
+    server = await start_control_server(gateway, path)
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(path))
+        for line in lines:
+            writer.write(protocol.encode(line))
+        answers: list[dict] = []
+        while sum(a["type"] in protocol.TERMINAL_TYPES for a in answers) < len(lines):
+            answers.append(protocol.decode(await asyncio.wait_for(reader.readline(), 10)))
+            if cancel_after_event and answers[-1]["type"] == "event":
+                writer.write(protocol.encode({"op": "cancel", "id": 99}))
+        writer.close()
+        return answers
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def test_cancel_stops_the_turn_and_a_pipelined_request_waits_for_it(tmp_path):
+    slow = _SlowGateway(seconds=30)
+    chat = {"op": "chat", "id": 1, "text": "hi"}
+    answers = asyncio.run(_conversation(slow, tmp_path / "a.sock", [chat], cancel_after_event=True))
+    assert [a["type"] for a in answers] == ["event", "error"]
+    assert answers[-1]["id"] == 1 and answers[-1]["kind"] == "cancelled" and answers[-1]["exit_code"] == 130
+    assert slow.cancelled == 1
+
+    quick = _SlowGateway(seconds=0.2)
+    answers = asyncio.run(_conversation(quick, tmp_path / "b.sock", [chat, {"op": "ping", "id": 2}]))
+    assert [(a["id"], a["type"]) for a in answers] == [(1, "event"), (1, "result"), (2, "ok")]
+    assert answers[1]["turn"]["room"] == "general" and quick.cancelled == 0

@@ -28,6 +28,8 @@ from nanofolks_core.text import clean_text, for_terminal
 
 log = logging.getLogger("nanofolks.gateway")
 
+#: Seconds a finished turn waits for a typing request still in flight before it replies.
+TYPING_GRACE = 2.0
 #: Seconds between two typing indicators (platforms show one for ~5 s).
 TYPING_EVERY = 4.0
 
@@ -137,12 +139,17 @@ class ChannelInbox:
         )
 
     async def _answer(self, inbound: InboundMessage) -> None:
-        typing = asyncio.create_task(self._keep_typing(inbound.chat_id))
+        answered = asyncio.Event()
+        typing = asyncio.create_task(self._keep_typing(inbound.chat_id, answered))
         try:
             try:
                 result = await self.gateway.handle(inbound)
             finally:
-                typing.cancel()
+                # Never cancel a typing request in flight: an HTTP client cancelled mid-request can
+                # leave its pooled connection stuck (after ~50 messages every send failed with a
+                # pool timeout). Let it finish, briefly, so the reply comes after the indicator.
+                answered.set()
+                await asyncio.wait({typing}, timeout=TYPING_GRACE)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - any crew failure is an apology, never a dead channel
@@ -174,11 +181,11 @@ class ChannelInbox:
             ):  # fmt: skip
                 return
 
-    async def _keep_typing(self, chat_id: str | None) -> None:
+    async def _keep_typing(self, chat_id: str | None, answered: asyncio.Event) -> None:
         typing = getattr(self.channel, "typing", None)
         if not callable(typing):
             return
-        while True:
+        while not answered.is_set():
             try:
                 await typing(chat_id)
             except asyncio.CancelledError:
@@ -186,7 +193,10 @@ class ChannelInbox:
             except Exception as exc:  # noqa: BLE001 - typing is a nicety: never stop a turn for it
                 log.debug("channel %s: typing failed: %s", self.name, describe_error(exc))
                 return
-            await asyncio.sleep(TYPING_EVERY)
+            try:
+                await asyncio.wait_for(answered.wait(), TYPING_EVERY)
+            except TimeoutError:
+                continue
 
 
 def _reason(exc: BaseException) -> str:

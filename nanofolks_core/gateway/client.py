@@ -92,7 +92,7 @@ class GatewayClient:
         try:
             answer = self.call("hello", protocol=protocol.PROTOCOL, **arguments)
         except RemoteError as exc:
-            if exc.kind == "protocol":
+            if exc.kind in ("protocol", "refused"):
                 raise GatewayRefused(str(exc)) from None
             raise
         except (GatewayLost, TimeoutError) as exc:

@@ -5,7 +5,7 @@ A Unix socket only its owner can open (0600, in a 0700 folder), speaking the JSO
 
 * ``hello`` {room?} - version, protocol, pid, the team's names/emoji/greetings, the model label
   and the crew's start-up warnings; with ``room`` also checks that room exists (as ``chat`` does
-  before anything else in process);
+  before anything else in process). A gateway shutting down answers ``refused``;
 * ``ping``;
 * ``chat`` {text, room, stream} - runs one turn through ``gateway.handle`` (one writer per room),
   streaming the crew's events, then the ``result``. A client that goes away (Ctrl-C, killed) or
@@ -201,6 +201,10 @@ class _UsageError(NanofolksError):
     exit_code = 2
 
 
+class _Refused(NanofolksError):
+    """The gateway takes no new clients (it is shutting down)."""
+
+
 def _argument(request: dict[str, Any], name: str, kind: type, default: Any = ...) -> Any:
     value = request.get(name, default)
     if value is ... or not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
@@ -212,6 +216,8 @@ def _error_fields(exc: BaseException, gateway: Any) -> dict[str, Any]:
     """What the CLI prints (after ``Error: ``) and exits with, as the in-process path would."""
     if isinstance(exc, _ProtocolError):
         return {"kind": "protocol", "exit_code": 1, "message": str(exc)}
+    if isinstance(exc, _Refused):
+        return {"kind": "refused", "exit_code": 1, "message": str(exc)}
     if isinstance(exc, NanofolksError):
         return {"kind": "usage" if exc.exit_code == 2 else "error", "exit_code": exc.exit_code, "message": str(exc)}
     sqlite3 = sys.modules.get("sqlite3")
@@ -236,6 +242,9 @@ def _error_fields(exc: BaseException, gateway: Any) -> dict[str, Any]:
 
 
 async def _hello(gateway: Any, request: dict[str, Any]) -> dict[str, Any]:
+    if not getattr(gateway, "accepting", True):
+        # The client answers in its own process instead: the message is not lost to a shutdown.
+        raise _Refused(f"the gateway (pid {os.getpid()}) is shutting down")
     crew = gateway.crew
     answer: dict[str, Any] = {
         "version": __version__,

@@ -185,3 +185,11 @@ def test_cancel_stops_the_turn_and_a_pipelined_request_waits_for_it(tmp_path):
     answers = asyncio.run(_conversation(quick, tmp_path / "b.sock", [chat, {"op": "ping", "id": 2}]))
     assert [(a["id"], a["type"]) for a in answers] == [(1, "event"), (1, "result"), (2, "ok")]
     assert answers[1]["turn"]["room"] == "general" and quick.cancelled == 0
+
+
+def test_a_gateway_shutting_down_refuses_new_clients_so_they_answer_in_process(tmp_path):
+    stopping = _SlowGateway(seconds=0)
+    stopping.accepting = False
+    answers = asyncio.run(_conversation(stopping, tmp_path / "c.sock", [{"op": "hello", "id": 1, "protocol": 1}]))
+    assert answers == [{"id": 1, "type": "error", "kind": "refused", "exit_code": 1, "message": answers[0]["message"]}]
+    assert "shutting down" in answers[0]["message"]

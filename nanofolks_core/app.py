@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from nanofolks_core import config as config_mod
 from nanofolks_core import paths
-from nanofolks_core.contracts import Services
 from nanofolks_core.errors import NanofolksError
 from nanofolks_core.plugins import PluginHost, discover, installed_entry_points
 from nanofolks_core.secret import SecretUnavailable
 
 if TYPE_CHECKING:
-    from nanofolks_core.contracts import LLMAccess
+    from nanofolks_core.contracts import LLMAccess, Services
     from nanofolks_core.llm import LLMClient
 
 #: ``App.build(config=...)`` default: the spec's own section from config.json.
@@ -84,6 +83,9 @@ class App:
 
     def services_for(self, plugin: str, *, llm: bool = True) -> Services:
         """The services handed to the runtimes of ``plugin`` (``llm=False`` for providers and secret stores)."""
+        # Imported on first build: listing plugins and --help never build a runtime (~10 ms of records).
+        from nanofolks_core.contracts import Services
+
         return Services(
             plugin=plugin,
             data_root=self.data_root,
@@ -110,6 +112,8 @@ class App:
             path = spec.config_section()
             section = self.config.section(path) if path else None
             # A store resolving its own secrets through the stores would recurse: it gets none.
+            from nanofolks_core.contracts import Services
+
             stores.append(spec.build(section, Services(plugin=owner, data_root=self.data_root)))
         return stores
 

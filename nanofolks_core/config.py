@@ -26,7 +26,7 @@ from nanofolks_core.atomic import atomic_write_text
 from nanofolks_core.config_structure import (
     ConfigIssue,
     camel,
-    converter,
+    get_converter,
     structure_section,
 )
 from nanofolks_core.config_structure import describe_value as _describe
@@ -40,13 +40,21 @@ __all__ = [
     "LoadResult",
     "build_config",
     "camel",
-    "converter",
+    "get_converter",
     "disabled_plugins",
     "read_raw",
     "structure_section",
     "to_dict",
     "update_raw",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``config.converter`` (cattrs) is built on first use: every start-up validates the config without it.
+    if name == "converter":
+        return get_converter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Containers whose every key is a plugin's section (``channels.telegram``).
 PLUGIN_CONTAINERS = ("channels", "providers", "tools")
@@ -329,6 +337,7 @@ def to_dict(config: Config) -> dict[str, Any]:
     Secret fields print as ``***`` (references like ``env:NAME`` as written), header values
     and URL credentials are masked too (see :func:`nanofolks_core.masking.mask_config`).
     """
+    converter = get_converter()
     data = converter.unstructure(config)
     for section_path, obj in sorted(config.sections.items()):
         holder = data

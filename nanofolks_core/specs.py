@@ -20,6 +20,12 @@ _IMPORT_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _RESOURCE_RE = re.compile(r"^[A-Za-z_][\w.]*:(?!/)[\w.\-]+(?:/[\w.\-]+)*/?$")
 
 
+#: The six crew roles' names, as ``nanofolks_core.crew.roles.ROLE_ORDER`` has them (a test keeps the
+#: two equal). Kept here because importing the crew package to check a tool's ``roles`` costs every
+#: start-up ~10 ms (team files, tomllib, importlib.resources) that listing plugins never needs.
+CREW_ROLE_NAMES: tuple[str, ...] = ("leader", "researcher", "coder", "social", "creative", "auditor")
+
+
 def _check_name(_inst: object, attribute: attrs.Attribute, value: str) -> None:
     if not isinstance(value, str) or not _NAME_RE.match(value):
         raise ValueError(
@@ -248,14 +254,11 @@ class ToolSpec(RuntimeSpec):
             )
         if value == ("*",):
             return
-        # Imported here: most tools offer themselves to every bot and never pay for it.
-        from nanofolks_core.crew.roles import ROLE_ORDER
-
-        unknown = [role for role in value if role not in ROLE_ORDER]
+        unknown = [role for role in value if role not in CREW_ROLE_NAMES]
         if unknown:
             raise ValueError(
                 f"tool {self.name!r}: unknown role {unknown[0]!r} in roles; "
-                f"known roles: {', '.join(ROLE_ORDER)} (or '*' for every bot)"
+                f"known roles: {', '.join(CREW_ROLE_NAMES)} (or '*' for every bot)"
             )
 
     def offered_to(self, role: str) -> bool:

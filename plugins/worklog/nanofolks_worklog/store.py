@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nanofolks_core.api import StorageError, private_dir
+from nanofolks_core.api import StorageError, move_aside, private_dir
 
 log = logging.getLogger("nanofolks.worklog")
 
@@ -70,6 +70,7 @@ CREATE INDEX IF NOT EXISTS entry_ts ON entry (ts);
 CREATE INDEX IF NOT EXISTS entry_kind_ts ON entry (kind, ts);
 """
 
+_DAMAGE_WORDS = ("malformed", "not a database", "file is encrypted", "corrupt")
 #: Milliseconds a writer waits for another process's write to finish.
 BUSY_MS = 10_000
 
@@ -93,6 +94,18 @@ class WorkLog:
         if self._db is not None:
             return self._db
         try:
+            db = self._open()
+        except sqlite3.DatabaseError as exc:
+            if not any(word in str(exc) for word in _DAMAGE_WORDS):
+                raise self._unusable(exc) from None
+            db = self._replace_damaged(str(exc))
+        db.row_factory = sqlite3.Row
+        self._db = db
+        return db
+
+    def _open(self) -> sqlite3.Connection:
+        db = None
+        try:
             private_dir(self.path.parent)
             fresh = not self.path.exists()
             db = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, check_same_thread=False, isolation_level=None)
@@ -102,14 +115,40 @@ class WorkLog:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.executescript(_SCHEMA)
+            return db
         except (sqlite3.Error, OSError) as exc:
-            raise StorageError(
-                f"the work log {self.path} cannot be opened: {exc}; check that the folder is writable "
-                "and the disk not full (or move the damaged file aside)"
-            ) from None
-        db.row_factory = sqlite3.Row
-        self._db = db
-        return db
+            if db is not None:
+                db.close()
+            if isinstance(exc, sqlite3.DatabaseError) and any(word in str(exc) for word in _DAMAGE_WORDS):
+                raise
+            raise self._unusable(exc) from None
+
+    def _replace_damaged(self, why: str) -> sqlite3.Connection:
+        """A damaged log is renamed ``worklog.db.damaged-<UTC time>`` (kept, never deleted) and a new one started."""
+        moved = None
+        for path in (
+            self.path,
+            self.path.with_name(self.path.name + "-wal"),
+            self.path.with_name(self.path.name + "-shm"),
+        ):
+            try:
+                target = move_aside(path)
+            except FileNotFoundError:
+                continue  # another process moved it first, or SQLite never made it
+            moved = moved or target
+        log.warning(
+            "work log: %s was damaged (%s); moved it to %s and started a new one",
+            self.path, why, moved.name if moved else "(already moved)",
+        )  # fmt: skip
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from None
+
+    def _unusable(self, exc: BaseException) -> StorageError:
+        return StorageError(
+            f"the work log {self.path} cannot be opened: {exc}; check that the folder is writable and the disk not full"
+        )
 
     def close(self) -> None:
         with self._lock:

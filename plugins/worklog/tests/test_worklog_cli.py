@@ -147,6 +147,19 @@ def test_a_work_log_that_cannot_be_opened_never_costs_the_answer(home, llm_serve
     assert shown.returncode == 1 and "worklog.db" in shown.stderr and "Traceback" not in shown.stderr
 
 
+def test_a_damaged_work_log_is_moved_aside_and_a_new_one_started(home, llm_server):
+    folder = home / "plugins" / "worklog"
+    folder.mkdir(parents=True)
+    (folder / "worklog.db").write_bytes(b"this is not a database, it is a shopping list\n" * 100)
+    chat = run(["chat", "-m", "Hello"], home)
+    assert chat.returncode == 0, chat.stderr
+    assert "was damaged" in chat.stderr and "Traceback" not in chat.stderr
+    [kept] = folder.glob("worklog.db.damaged-*")
+    assert kept.read_bytes().startswith(b"this is not a database")  # kept, never deleted
+    entries = json.loads(run(["worklog", "list", "--json"], home).stdout)
+    assert [e["kind"] for e in entries] == ["turn"]
+
+
 def test_the_gateway_serves_prometheus_metrics(home, llm_server):
     gateway = GatewayProcess(home)
     gateway.env["NANOFOLKS_LOAD_PLUGINS"] = PLUGINS

@@ -56,8 +56,9 @@ class LLMAccess(Protocol):
 
 @runtime_checkable
 class Provider(Protocol):
-    """An LLM provider runtime. Optional extras: ``context_window(model) -> int | None`` and
-    ``count_tokens(model, messages) -> int``.
+    """An LLM provider runtime. Optional extras: ``context_window(model) -> int | None``,
+    ``count_tokens(model, messages) -> int`` and ``warm()`` (do slow first-use work such as heavy
+    imports now; ``nanofolks gateway`` calls it at start-up, in a thread).
     """
 
     async def complete(self, request: LLMRequest, *, on_delta: Callable[[str], None] | None = None) -> LLMResponse:
@@ -82,7 +83,9 @@ class Provider(Protocol):
 @runtime_checkable
 class MemoryBackend(Protocol):
     """What a memory backend does. The pipeline calls ``record`` for every user and assistant
-    message and ``context`` before each bot's model call.
+    message and ``context`` before each bot's model call. Optional: ``warm()`` (load models and
+    open stores now; ``nanofolks gateway`` calls it at start-up, in a thread, so the first message
+    does not wait for them).
     """
 
     def record(self, event: MemoryEvent) -> None:

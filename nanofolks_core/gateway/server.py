@@ -18,12 +18,19 @@ from typing import Any
 from nanofolks_core import __version__
 from nanofolks_core.errors import NanofolksError
 from nanofolks_core.gateway.supervisor import describe_error
-from nanofolks_core.messages import InboundMessage
+from nanofolks_core.messages import ChatMessage, InboundMessage
 
 log = logging.getLogger("nanofolks.gateway")
 
 #: Seconds a shutdown waits for turns in flight before giving up on them.
 DRAIN_SECONDS = 30.0
+
+
+def _call_warm(runtime: Any) -> None:
+    """A runtime's optional ``warm()``: the slow first-use work (imports, model loads) done now."""
+    warm = getattr(runtime, "warm", None)
+    if callable(warm):
+        warm()
 
 
 class GatewayStopping(NanofolksError):
@@ -68,14 +75,16 @@ class Gateway:
         model = self.crew.config.agents.defaults.model
         if model:
             try:
-                self.crew.llm.provider_for(model)
+                provider = self.crew.llm.provider_for(model)
                 self.crew.window.window_for(model)
+                _call_warm(provider)  # e.g. import litellm now, not in the first message
+                self.crew.llm.token_counter(model)([ChatMessage(role="user", content="warm-up")])  # the tokenizer
             except Exception as exc:  # noqa: BLE001 - reported again by the first turn that needs it
                 log.warning("the model %s is not ready: %s", model, exc)
         else:
             log.warning("no model is configured (agents.defaults.model): every message will get an apology")
         try:
-            self.crew.memory  # noqa: B018 - built for its side effect
+            _call_warm(self.crew.memory)  # e.g. load the embedding model and open the vector store
         except Exception as exc:  # noqa: BLE001 - memory is a help: turns go on without it
             log.warning("memory is unavailable: %s", exc)
         log.info("crew ready in %.2f s", time.perf_counter() - started)

@@ -327,6 +327,10 @@ class LiteLLMProvider:
         info = self._model_info(self.litellm_model(model))
         return info.window if info is not None else None
 
+    def warm(self) -> None:
+        """Import litellm now (the gateway calls this at start-up, so no message waits for it)."""
+        runtime.load()
+
     def count_tokens(self, model: str, messages: tuple[ChatMessage, ...] | list[ChatMessage]) -> int:
         """Prompt tokens of ``messages`` with the model's tokenizer (tiktoken, offline: litellm's bundled files)."""
         lib = runtime.load()

@@ -127,7 +127,7 @@ def test_create_with_type_bots_and_description(cli_runner):
         ("ask-coder", "direct", ["coder"], ""),
         ("q4-planning", "project", ["leader", "researcher", "creative", "coder"], "Plan Q4"),
     ]
-    assert data[0]["task_counts"] == {"todo": 0, "in_progress": 0, "blocked": 0, "done": 0}
+    assert data[0]["task_counts"] == {"todo": 0, "in_progress": 0, "blocked": 0, "done": 0, "failed": 0}
 
 
 def test_show_json_counts_tasks_messages_and_chats(cli_runner, nanofolks_home):
@@ -143,7 +143,7 @@ def test_show_json_counts_tasks_messages_and_chats(cli_runner, nanofolks_home):
     data = json.loads(ok(cli_runner, ["room", "show", "project-alpha", "--json"]))
     assert data["id"] == "project-alpha" and data["type"] == "project"
     assert data["participants"] == ["leader", "researcher"]
-    assert data["task_counts"] == {"todo": 1, "in_progress": 0, "blocked": 1, "done": 0}
+    assert data["task_counts"] == {"todo": 1, "in_progress": 0, "blocked": 1, "done": 0, "failed": 0}
     assert [t["id"] for t in data["tasks"]] == ["t1", "t2"]
     assert data["message_count"] == 2
     assert data["channels"] == [{"channel": "telegram", "chat_id": "12345"}]

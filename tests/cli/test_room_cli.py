@@ -148,7 +148,7 @@ def test_show_json_counts_tasks_messages_and_chats(cli_runner, nanofolks_home):
     assert data["message_count"] == 2
     assert data["channels"] == [{"channel": "telegram", "chat_id": "12345"}]
     out = ok(cli_runner, ["room", "show", "project-alpha"])
-    assert "tasks:        2 (1 todo, 0 in_progress, 1 blocked, 0 done)" in out
+    assert "tasks:        2 (1 todo, 0 in_progress, 1 blocked, 0 done, 0 failed)" in out
     assert "messages:     2" in out and "chats:        telegram:12345" in out
 
 

@@ -170,3 +170,42 @@ def test_the_core_version_range_is_the_running_core(tmp_path):
     major, minor = version("nanofolks-core").split(".")[:2]
     assert f'"nanofolks-core>={major}.{minor},<' in pyproject
     assert 'word-count = "nanofolks_word_count.plugin"' in pyproject
+
+
+def test_the_generated_channel_is_enabled_in_config_and_answers_under_a_real_gateway(venv, tmp_path, llm_server):
+    """The newcomer's path: generate a channel, enable it with allowFrom, run `nanofolks gateway`."""
+    pytest.importorskip("nanofolks_provider_litellm")
+    import signal
+    import socket
+
+    _generate_and_install(venv, "channel", tmp_path, name="relay-chat")
+    home = tmp_path / "home"
+    onboard = ["onboard", "--provider", "vllm", "--model", "test-model", "--api-base", llm_server.base_url]
+    assert _run([str(venv), "-m", "nanofolks_core", *onboard], tmp_path, home).returncode == 0
+    llm_server.push("Ahoy from the gateway")
+    chat_app = socket.create_server(("127.0.0.1", 0))
+    config = json.loads((home / "config.json").read_text())
+    config["channels"] = {"relay-chat": {"enabled": True, "allowFrom": ["ada"], "port": chat_app.getsockname()[1]}}
+    (home / "config.json").write_text(json.dumps(config))
+    assert _run([str(venv), "-m", "nanofolks_core", "config", "lint"], tmp_path, home).returncode == 0
+
+    gateway = subprocess.Popen(
+        [str(venv), "-m", "nanofolks_core", "gateway", "--port", "0"],
+        cwd=tmp_path, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        chat_app.settimeout(120)
+        connection, _ = chat_app.accept()
+        with connection, connection.makefile("rwb") as stream:
+            for said in ({"text": "let me in", "sender": "mallory", "chat": "x"}, {"text": "hi", "sender": "ada"}):
+                stream.write(json.dumps({**said, "chat": said.get("chat", "c1")}).encode() + b"\n")
+            stream.flush()
+            reply = json.loads(stream.readline())
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        _, err = gateway.communicate(timeout=60)
+        chat_app.close()
+    assert reply["chat"] == "c1" and reply["text"].endswith("Ahoy from the gateway"), reply
+    assert len(llm_server.requests) == 1, "the stranger reached no model"
+    assert gateway.returncode == 0, err
+    assert "not in channels.relay-chat.allowFrom" in err

@@ -316,7 +316,8 @@ class Turn:
                 self.room = rooms.add_participants(self.room.id, to)
             # Delegated work shows up as a room task, so progress stays visible (`room task list`).
             room_task = rooms.add_task(self.room.id, task[:120], owner=to)
-        if room_task is not None:
+            # In progress while the specialist works: `room task list` and other rooms' turns see it.
+            room_task = rooms.set_task_status(self.room.id, room_task.id, "in_progress")
             self._task_changed(room_task, "created")
         try:
             reply = await asyncio.wait_for(

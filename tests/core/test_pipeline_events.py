@@ -160,7 +160,7 @@ def test_a_delegation_that_fails_marks_its_task_failed_with_the_reason(make_crew
     tool_result = next(m for m in llm_server.requests[-1]["messages"] if m["role"] == "tool")
     assert tool_result["content"].startswith("error: social could not finish")
     assert [(e[3], e[2].status.value) for e in plugin.events if e[0] == "task"] == [
-        ("created", "todo"),
+        ("created", "in_progress"),
         ("failed", "failed"),
     ]
     [delegation] = [e for e in plugin.events if e[0] == "tool"]
@@ -185,8 +185,16 @@ def test_a_delegation_that_works_is_done_and_reported(make_crew, llm_server, reg
     plugin = recorder()
     register_plugin(plugin, "recorder")
     crew = make_crew()
-    llm_server.handler = delegate_then_answer()
+    answer, seen = delegate_then_answer(), []
+
+    def watching(request):  # what `room task list` shows while the specialist works
+        if "## Your brief from the Leader" in request["messages"][0]["content"]:
+            seen.extend(task.status.value for task in crew.rooms.tasks("general"))
+        return answer(request)
+
+    llm_server.handler = watching
     ask(crew, "announce the launch")
+    assert seen == ["in_progress"]
     [task] = crew.rooms.tasks("general")
     assert task.status.value == "done"
     assert [e[3] for e in plugin.events if e[0] == "task"] == ["created", "done"]

@@ -287,7 +287,12 @@ def build_config(
             )
             return
         hint = difflib.get_close_matches(key.rsplit(".", 1)[-1], known, n=1)
-        extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+        if hint:
+            extra = f" (did you mean '{hint[0]}'?)"
+        elif key.startswith("channels."):  # chat apps are installed by their name: nanofolks-telegram
+            extra = f"; install it (`pip install nanofolks-{key.split('.', 1)[1]}`) or remove the section"
+        else:
+            extra = "; install the plugin that provides it or remove the section"
         issues.append(ConfigIssue(key, f"no installed plugin provides this section{extra}"))
 
     for container in PLUGIN_CONTAINERS:

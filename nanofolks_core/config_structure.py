@@ -208,7 +208,14 @@ def _unknown_key_issue(path: list[str], key: str, cls: type | None) -> ConfigIss
     known = [camel(f.name) for f in attrs.fields(cls) if not f.metadata.get("internal")] if cls else []
     hint = difflib.get_close_matches(key, known, n=1)
     suggestion = f" (did you mean '{hint[0]}'?)" if hint else f" (known keys: {', '.join(known)})" if known else ""
+    if path and path[0] == "channels" and key in CHANNEL_KEYS:
+        # A channel plugin whose config class forgot the shared base: say so to its author.
+        suggestion += "; the channel's config class must subclass nanofolks_core.api.ChannelConfig"
     return ConfigIssue(".".join([*path, key]).replace(".[", "["), f"unknown key{suggestion}")
+
+
+#: Keys every channel section has through ChannelConfig, in both spellings.
+CHANNEL_KEYS = frozenset({"enabled", "allowFrom", "allow_from", "apiBase", "api_base"})
 
 
 def structure_section(raw: Any, cls: type, path: str) -> tuple[Any, list[ConfigIssue]]:

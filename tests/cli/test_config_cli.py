@@ -104,6 +104,35 @@ def test_unknown_section_is_an_error_when_every_plugin_loaded(home, nanofolks_pr
     assert "channels.telgram: no installed plugin provides this section" in run.err
 
 
+def test_a_chat_app_section_without_its_plugin_says_what_to_install(home, nanofolks_proc):
+    (home / "config.json").write_text(json.dumps({"channels": {"matrix": {"enabled": True}}}))
+    run = nanofolks_proc(["config", "lint"], home)
+    assert run.code == 2 and "Traceback" not in run.err
+    expected = "channels.matrix: no installed plugin provides this section; install it (`pip install nanofolks-matrix`)"
+    assert expected in run.err
+
+
+def test_a_channel_config_class_without_the_shared_base_is_named_to_its_author():
+    import attrs
+
+    from nanofolks_core.api import ChannelConfig
+    from nanofolks_core.testing import structure_section
+
+    @attrs.define(kw_only=True)
+    class Forgot:
+        port: int = 7700
+
+    @attrs.define(kw_only=True)
+    class Remembered(ChannelConfig):
+        port: int = 7700
+
+    _, issues = structure_section({"enabled": True, "allowFrom": ["ada"]}, Forgot, "channels.relay")
+    assert sorted(issue.key for issue in issues) == ["channels.relay.allowFrom", "channels.relay.enabled"]
+    assert all("must subclass nanofolks_core.api.ChannelConfig" in str(issue) for issue in issues)
+    config, issues = structure_section({"enabled": True, "allowFrom": ["ada"]}, Remembered, "channels.relay")
+    assert issues == [] and config.enabled and config.allow_from == ["ada"]
+
+
 def test_unknown_section_is_a_warning_while_some_plugin_is_not_loaded(home, nanofolks_proc, fixture_site):
     (home / "config.json").write_text(json.dumps({"channels": {"telgram": {"enabled": True}}}))
     run = nanofolks_proc(["config", "lint"], home, extra_path=fixture_site, env={"NANOFOLKS_LOAD_PLUGINS": ""})

@@ -26,6 +26,12 @@ _RESOURCE_RE = re.compile(r"^[A-Za-z_][\w.]*:(?!/)[\w.\-]+(?:/[\w.\-]+)*/?$")
 CREW_ROLE_NAMES: tuple[str, ...] = ("leader", "researcher", "coder", "social", "creative", "auditor")
 
 
+def _as_tuple(value: Any) -> tuple:
+    # Not ``converter=tuple``: attrs reads a converter's signature, and for a builtin that parses its
+    # text signature (~1 ms a field, paid at every start-up).
+    return tuple(value)
+
+
 def _check_name(_inst: object, attribute: attrs.Attribute, value: str) -> None:
     if not isinstance(value, str) or not _NAME_RE.match(value):
         raise ValueError(
@@ -124,8 +130,8 @@ class ProviderSpec(RuntimeSpec):
     kind: ClassVar[str] = "provider"
     hook: ClassVar[str] = "nanofolks_register_providers"
     section_root: ClassVar[str | None] = "providers"
-    env_keys: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    model_prefixes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    env_keys: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
+    model_prefixes: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
 
 
 @attrs.frozen(kw_only=True)
@@ -221,12 +227,13 @@ class SecretPatternSpec(Spec):
 
     kind: ClassVar[str] = "secret-pattern"
     hook: ClassVar[str] = "nanofolks_register_secret_patterns"
-    pattern: str
+    pattern: str = attrs.field()
 
-    def __attrs_post_init__(self) -> None:
+    @pattern.validator
+    def _check_pattern(self, _attribute: attrs.Attribute, value: str) -> None:
         try:
-            re.compile(self.pattern)
-        except re.error as exc:
+            re.compile(value)
+        except (re.error, TypeError) as exc:
             raise ValueError(f"secret pattern {self.name!r} is not a valid regular expression: {exc}") from None
 
 
@@ -243,7 +250,7 @@ class ToolSpec(RuntimeSpec):
     kind: ClassVar[str] = "tool"
     hook: ClassVar[str] = "nanofolks_register_tools"
     section_root: ClassVar[str | None] = "tools"
-    roles: tuple[str, ...] = attrs.field(default=("*",), converter=tuple)
+    roles: tuple[str, ...] = attrs.field(default=("*",), converter=_as_tuple)
 
     @roles.validator
     def _check_roles(self, _attribute: attrs.Attribute, value: tuple[str, ...]) -> None:

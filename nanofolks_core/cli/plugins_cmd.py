@@ -41,7 +41,21 @@ def _records(app: App, include_builtin: bool, kind: str | None) -> list[PluginRe
     return rows
 
 
-@click.group()
+class _PluginsGroup(click.Group):
+    """``plugins new`` (the scaffold, an attrs class and its templates) is imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, "new"})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "new" and "new" not in self.commands:
+            from nanofolks_core.cli.plugins_new import new_plugin
+
+            self.add_command(new_plugin)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_PluginsGroup)
 def plugins() -> None:
     """List, inspect, enable and disable plugins.
 
@@ -247,8 +261,3 @@ def doctor(app: App, as_json: bool) -> None:
         click.echo(f"\n{len(report) - failed} ok, {failed} with errors")
     if failed:
         raise click.exceptions.Exit(1)
-
-
-from nanofolks_core.cli.plugins_new import new_plugin  # noqa: E402 - the scaffold command lives in its own module
-
-plugins.add_command(new_plugin)

@@ -36,3 +36,18 @@ def test_start_up_commands_do_not_import_what_they_do_not_use(tmp_path, args):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "LOADED"
+
+
+def test_the_core_registers_its_secret_patterns_unchecked_only_because_each_compiles():
+    """The core skips compiling its own patterns at start-up; this is the check it relies on."""
+    import re
+
+    from nanofolks_core.plugins import PluginHost
+    from nanofolks_core.security.patterns import BUILTIN_FORMATS
+
+    host = PluginHost()
+    host.load_entry_points(env={"NANOFOLKS_LOAD_PLUGINS": "core"})
+    patterns = host.build_registry().all("secret-pattern")
+    assert sorted(spec.pattern for spec in patterns) == sorted(fmt.pattern for fmt in BUILTIN_FORMATS)
+    for spec in patterns:
+        re.compile(spec.pattern)

@@ -26,7 +26,7 @@ from nanofolks_memory_chroma.embedders import make_embedder
 from nanofolks_memory_chroma.extract import extract
 from nanofolks_memory_chroma.knowledge import fact_text, knowledge_hits
 from nanofolks_memory_chroma.lexical import query_terms, shares_words
-from nanofolks_memory_chroma.recovery import open_memory
+from nanofolks_memory_chroma.recovery import check_embedding_model, open_memory
 from nanofolks_memory_chroma.retrieval import ENTITY, KEYWORD, rank
 from nanofolks_memory_chroma.store import ENTITY_PREFIX, FACT_PREFIX, PREFERENCE_PREFIX
 from nanofolks_memory_chroma.vectors import VectorStoreError, collection_name
@@ -38,7 +38,6 @@ BATCH = 64  # messages embedded together: much faster per message than one by on
 # at exit by a whole index rebuild (`memory doctor --repair` does it all at once).
 BACKLOG_PER_BATCH = BATCH * 4
 CONTEXT_MEMORIES = 8  # memories a prompt gets at most
-MODEL_KEY = "embedding_model"  # memory.db meta: the model the indexed messages' vectors came from
 _STOP = object()
 
 
@@ -97,37 +96,10 @@ class ChromaMemory:
         self.last_error: str | None = None
         self._warned: set[str] = set()
         if self.store is not None and self.vectors is not None:
-            self._check_model()
+            check_embedding_model(self.store, self.vectors, self._vector_args["model"])
         # Messages logged but not searchable yet (an earlier run stopped early, the API failed,
         # or the embedding model changed).
         self._backlog = self.store is not None and bool(self.store.unindexed(1))
-
-    def _check_model(self) -> None:
-        """Never mix vectors of two models: after a model change every logged message is re-embedded.
-
-        Re-embedding runs on the background worker a batch at a time as the crew chats (``memory
-        doctor --repair`` does it at once); meanwhile keyword and entity ranking still cover everything.
-        """
-        model = self._vector_args["model"]
-        before = self.store.get_meta(MODEL_KEY) or self.vectors.replaced
-        if before is None:
-            # A log from before model ids were kept: its vectors are in this model's collection if any exist.
-            if self.vectors.count() or not self.store.read("SELECT 1 FROM messages WHERE indexed = 1 LIMIT 1"):
-                self.store.set_meta(MODEL_KEY, model)
-                return
-            before = "another model"
-        if before == model and self.vectors.replaced is None:
-            return
-        waiting = self.store.mark_unindexed()
-        self.store.set_meta(MODEL_KEY, model)
-        if waiting:
-            log.warning(
-                "memory: the embedding model changed (%s -> %s); re-embedding %d logged message(s) in the "
-                "background (`nanofolks memory doctor --repair` does it now)",
-                before,
-                model,
-                waiting,
-            )
 
     # -- recording (caller thread: cheap) ----------------------------------------------------
 

@@ -39,6 +39,12 @@ STOPWORDS = frozenset(
     know think anything something thing things s t don didn doesn ve ll re m d get got say said""".split()
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
+# bm25 scores every message a term matches, so its cost grows with the term's frequency. A term
+# found in more messages than this says little about any one of them (low IDF) and is left out
+# of the keyword query; the dense and entity signals still see it. The first MAX_TERMS content
+# words of a long message are enough to find what it is about.
+COMMON_DOCS = 2000
+MAX_TERMS = 8
 
 
 def create_index(db: sqlite3.Connection) -> bool:
@@ -82,6 +88,7 @@ def match_expression(terms: list[str]) -> str:
 
 def search(store: Any, terms: list[str], limit: int, room: str | None = None) -> list[sqlite3.Row]:
     """Messages matching any of ``terms``, best bm25 first (rows: seq, id, room, role, bot, ts, text)."""
+    terms = selective(store, terms[:MAX_TERMS])
     if not terms or limit <= 0:
         return []
     # The FTS5 ranking runs first on its own (its fast path); a room filter then keeps what fits,
@@ -96,3 +103,18 @@ def search(store: Any, terms: list[str], limit: int, room: str | None = None) ->
     if room:
         rows = [row for row in rows if row["room"] == room]
     return rows[:limit]
+
+
+def selective(store: Any, terms: list[str]) -> list[str]:
+    """``terms`` without those found in more than COMMON_DOCS messages (each checked by stepping
+    through its posting list at most that far, never by scoring it)."""
+    if not terms or (store.read("SELECT max(seq) FROM messages")[0][0] or 0) <= COMMON_DOCS:
+        return terms
+    return [
+        term
+        for term in terms
+        if not store.read(
+            "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? LIMIT 1 OFFSET ?",
+            (match_expression([term]), COMMON_DOCS),
+        )
+    ]

@@ -181,3 +181,35 @@ def restore_log(store: MemoryStore, vectors: VectorStore) -> int:
     added = store.restore_messages(rows)
     store.add_extractions([(seq, event.ts, extract(event.text, event.role)) for seq, event in added])
     return len(added)
+
+
+MODEL_KEY = "embedding_model"  # memory.db meta: the model the indexed messages' vectors came from
+
+
+def check_embedding_model(store: MemoryStore, vectors: VectorStore, model: str) -> int:
+    """Never mix vectors of two models: after a model change every logged message waits to be re-embedded.
+
+    Returns how many. The background worker re-embeds them a batch at a time as the crew chats
+    (``memory doctor --repair`` does it at once); keyword and entity ranking cover them meanwhile.
+    One warning line says so.
+    """
+    before = store.get_meta(MODEL_KEY) or vectors.replaced
+    if before is None:
+        # A log from before model ids were kept: its vectors are in this model's collection if any exist.
+        if vectors.count() or not store.read("SELECT 1 FROM messages WHERE indexed = 1 LIMIT 1"):
+            store.set_meta(MODEL_KEY, model)
+            return 0
+        before = "another model"
+    if before == model and vectors.replaced is None:
+        return 0
+    waiting = store.mark_unindexed()
+    store.set_meta(MODEL_KEY, model)
+    if waiting:
+        log.warning(
+            "memory: the embedding model changed (%s -> %s); re-embedding %d logged message(s) in the "
+            "background (`nanofolks memory doctor --repair` does it now)",
+            before,
+            model,
+            waiting,
+        )
+    return waiting

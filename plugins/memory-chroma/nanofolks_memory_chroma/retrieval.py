@@ -136,6 +136,13 @@ def _entity_rows(store: Any, entity_ids: list[int], limit: int, room: str | None
     return rows[:limit]
 
 
+def _rows_by_id(store: Any, ids: list[str]) -> list[Any]:
+    return store.read(
+        "SELECT seq, id, room, role, bot, ts, text FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids),),
+    )
+
+
 def rank(
     store: Any,
     query: str,
@@ -177,26 +184,14 @@ def rank(
                 )
             )
             found[entry.id] = entry
+        if isinstance(make, Ranked) and make.similarity is not None:
+            entry.similarity = make.similarity
         entry.score += weights.get(signal, 0.0) / (rrf_k + position)
         entry.signals.add(signal)
 
-    if DENSE in signals and vectors is not None and embed is not None:
-        kept = [hit for hit in vectors.query(embed([query])[0], pool, room) if hit.id not in exclude]
-        for position, hit in enumerate(kept[:POOL], 1):
-            meta = hit.metadata
-            vote(
-                DENSE,
-                position,
-                Ranked(
-                    id=hit.id,
-                    text=hit.text,
-                    room=meta.get("room"),
-                    role=meta.get("role"),
-                    bot=meta.get("bot"),
-                    ts=float(meta.get("ts", 0.0)),
-                    similarity=hit.score,
-                ),
-            )
+    # Embedding the question on another thread while SQLite runs was measured slower, not faster:
+    # the numpy forward pass needs the GIL between its many small operations.
+    vector = embed([query])[0] if DENSE in signals and vectors is not None and embed is not None else None
     if KEYWORD in signals and getattr(store, "keyword_index", False):
         rows = [
             row for row in lexical.search(store, lexical.query_terms(query), pool, room) if row["id"] not in exclude
@@ -209,6 +204,27 @@ def rank(
             rows = [row for row in _entity_rows(store, entity_ids, pool, room) if row["id"] not in exclude]
             for position, row in enumerate(rows[:POOL], 1):
                 vote(ENTITY, position, row)
+    if vector is not None:
+        near = [(hit_id, score) for hit_id, score in vectors.nearest(vector, pool, room) if hit_id not in exclude][
+            :POOL
+        ]
+        rows = {row["id"]: row for row in _rows_by_id(store, [hit_id for hit_id, _ in near])}
+        # A vector the log does not know (forgotten there, or a replaced log) is left out.
+        for position, (hit_id, score) in enumerate((hit for hit in near if hit[0] in rows), 1):
+            row = rows[hit_id]
+            vote(
+                DENSE,
+                position,
+                Ranked(
+                    id=hit_id,
+                    text=row["text"],
+                    room=row["room"],
+                    role=row["role"],
+                    bot=row["bot"],
+                    ts=float(row["ts"]),
+                    similarity=score,
+                ),
+            )
     ranked = list(found.values())
     if time_aware and ranked:
         _favour_time(query, ranked, time_boost)

@@ -129,6 +129,23 @@ class VectorStore:
             )
         ]
 
+    def nearest(self, vector: np.ndarray, limit: int, room: str | None = None) -> list[tuple[str, float]]:
+        """``(id, cosine similarity)`` of the ``limit`` nearest vectors. Ids only: the text and details
+        come from the event log, which is cheaper than chromadb fetching documents and metadata."""
+        if limit <= 0:
+            return []
+        with self._failures("search"):
+            result = self.collection.query(
+                query_embeddings=vector.reshape(1, -1),
+                n_results=limit,
+                where={"room": room} if room else None,
+                include=["distances"],
+            )
+        return [
+            (hit_id, 1.0 - float(distance))
+            for hit_id, distance in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
+
     def delete(self, ids: list[str]) -> None:
         with self._failures("delete vectors"):
             for start in range(0, len(ids), 1000):

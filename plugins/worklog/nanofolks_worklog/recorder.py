@@ -75,7 +75,8 @@ def record_turn(inbound: Any, result: Any) -> None:
     }
     fields = {
         "room": result.room,
-        "bot": ",".join(dict.fromkeys(bots)),
+        # The bots the message went to first (the Leader), then those it delegated to.
+        "bot": ",".join(dict.fromkeys([*getattr(result.assignment, "bots", ()), *bots])),
         "channel": inbound.channel,
         "routine": str(routine) if routine is not None else None,
         "name": getattr(result.intent, "kind", None),

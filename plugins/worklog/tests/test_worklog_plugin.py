@@ -75,7 +75,7 @@ def test_routine_runs_and_delegations_are_logged_and_counted(chat, llm_server, r
     tasks = work.query(kinds=("task",), newest_first=False)
     assert [t["outcome"] for t in tasks] == ["created", "done"] and tasks[0]["name"] == "t1"
     turn = work.query(kinds=("turn",), limit=1)[0]
-    assert turn["routine"] == "daily" and turn["channel"] == "routine" and turn["bot"] == "researcher,leader"
+    assert turn["routine"] == "daily" and turn["channel"] == "routine" and turn["bot"] == "leader,researcher"
     total = compute(work, since=None, by="day")["total"]
     assert total["messages"] == 2 and total["routine_runs"] == 1
     assert total["model_calls"] == len(llm_server.requests) == 4

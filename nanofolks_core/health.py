@@ -4,7 +4,9 @@ Checked, in order: the config file (parsed and validated through the App), owner
 the data folder, every room's history (the session store's ``doctor``), the room files, then the
 memory backend and the router when they offer ``doctor(repair: bool) -> list[Check]``. With
 ``repair`` damaged files are moved aside (never deleted) and what can be rebuilt from the intact
-ones is rebuilt. One broken store never stops the checks of the others.
+ones is rebuilt. One broken store never stops the checks of the others. Without ``repair``
+nothing is written: no default room, no empty memory store (memory backends keep their files
+under ``<data root>/memory``; without that folder there is nothing to check).
 """
 
 from __future__ import annotations
@@ -36,7 +38,11 @@ def run_checks(app: App, *, repair: bool = False) -> list[Check]:
     # History first: re-creating a damaged room file reads the room's (then repaired) history.
     checks += _guarded("history", lambda: _sessions(app, config_ok).doctor(repair=repair))
     checks += _guarded("rooms", lambda: check_rooms(app, repair=repair))
-    if config_ok:
+    if config_ok and not repair and not (app.data_root / "memory").exists():
+        # Building the memory backend creates its files; a check without --repair writes nothing.
+        checks.append(Check("memory", True, f"nothing remembered yet ({app.data_root / 'memory'} does not exist)"))
+        checks += _store_doctor("router", lambda: app.router, repair)
+    elif config_ok:
         checks += _store_doctor("memory", lambda: app.memory, repair)
         checks += _store_doctor("router", lambda: app.router, repair)
     else:
@@ -93,7 +99,7 @@ def check_rooms(app: App, *, repair: bool) -> list[Check]:
     from nanofolks_core.rooms.files import MAPPINGS_NAME
 
     rooms = app.rooms
-    found = rooms.scan()
+    found = rooms.scan(create_general=repair)  # a check without --repair writes nothing
     checks = []
     for problem in found.problems:
         path: Path = problem.path
@@ -117,7 +123,9 @@ def check_rooms(app: App, *, repair: bool) -> list[Check]:
                 f"{', '.join(['leader', *bots])} (its history is kept; its tasks are in the moved file)"
             )
         checks.append(Check(f"room file {path.name}", True, detail, repaired=True))
-    if not found.problems:
+    if not found.problems and not found.rooms:
+        checks.append(Check("rooms", True, "no room files yet ('general' is created when first used)"))
+    elif not found.problems:
         checks.append(Check("rooms", True, f"{len(found.rooms)} room file(s) readable"))
     return checks
 

@@ -118,9 +118,13 @@ class RoomStore:
             files.write_room(path, room)
         return room
 
-    def scan(self) -> RoomScan:
-        """Every room (``general`` first, then by id) plus a RoomFileError per unreadable file."""
-        self._ensure_general()
+    def scan(self, *, create_general: bool = True) -> RoomScan:
+        """Every room (``general`` first, then by id) plus a RoomFileError per unreadable file.
+
+        ``create_general=False`` only reads (``nanofolks doctor`` without ``--repair`` writes nothing).
+        """
+        if create_general:
+            self._ensure_general()
         rooms, problems = [], []
         for path in sorted(self.root.glob("*.json")):
             if path.stem in RESERVED_IDS or path.name.startswith("."):

@@ -80,7 +80,7 @@ def make_home(root: Path, llm: FakeLLMServer, name: str, *, memory: bool = True)
     return home
 
 
-def thin_client(home: Path, runs: int) -> tuple[list[float], list[float], list[float], list[float]]:
+def thin_client(home: Path, runs: int, gap: float) -> tuple[list[float], list[float], list[float], list[float]]:
     """chat -m through the running gateway, and --version, interleaved (same machine load)."""
     exe, env = nanofolks_executable(), cli_env(home)
     timed([exe, "chat", "-m", "warm-up"], env)
@@ -92,10 +92,11 @@ def thin_client(home: Path, runs: int) -> tuple[list[float], list[float], list[f
         wall, cpu = timed([exe, "--version"], env)
         version_wall.append(wall)
         version_cpu.append(cpu)
+        time.sleep(gap)
     return chat_wall, chat_cpu, version_wall, version_cpu
 
 
-def gateway_turns(home: Path, runs: int) -> dict[str, list[float]]:
+def gateway_turns(home: Path, runs: int, gap: float) -> dict[str, list[float]]:
     """The gateway's side of a message, asked over the socket from this process: the whole round
     trip and the turn's own step timings (ms), to tell the gateway's share from the client's."""
     from nanofolks_core.gateway.client import connect
@@ -109,6 +110,7 @@ def gateway_turns(home: Path, runs: int) -> dict[str, list[float]]:
         samples["round trip"].append((time.perf_counter() - started) * 1000)
         for step in ("total", "context", "llm"):
             samples[step].append(last["turn"]["timings"].get(step, 0.0))
+        time.sleep(gap)
     return samples
 
 
@@ -162,9 +164,9 @@ def telegram_round_trip(root: Path, llm: FakeLLMServer, runs: int) -> list[float
     return round_trips(make_home(root, llm, "telegram"), runs)
 
 
-def thin_client_report(home: Path, runs: int, pid: int) -> bool:
+def thin_client_report(home: Path, runs: int, pid: int, gap: float) -> bool:
     """Print the thin-client figures for the gateway serving ``home``; True when on target."""
-    chat_wall, chat_cpu, version_wall, version_cpu = thin_client(home, runs)
+    chat_wall, chat_cpu, version_wall, version_cpu = thin_client(home, runs, gap)
     p50, p95, version = percentile(chat_wall, 0.5), percentile(chat_wall, 0.95), statistics.median(version_wall)
     print(
         f"thin client  chat -m        p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
@@ -174,7 +176,7 @@ def thin_client_report(home: Path, runs: int, pid: int) -> bool:
         f"             --version      p50 {version:6.1f} ms                  "
         f"CPU p50 {statistics.median(version_cpu) * 1000:5.1f} ms  -> chat/--version {p50 / version:.2f}x"
     )
-    turns = gateway_turns(home, runs)
+    turns = gateway_turns(home, runs, gap)
     print(
         "  of which the gateway: socket round trip p50 {:.1f} ms = turn {:.1f} ms "
         "(context incl. memory {:.1f} ms, model call {:.1f} ms) + protocol".format(
@@ -190,6 +192,12 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--messages", type=int, default=20, help="messages per client")
     parser.add_argument("--cold", type=int, default=5, help="cold chat -m / import litellm pairs")
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=0.0,
+        help="seconds between thin-client messages (a person typing: memory indexes meanwhile)",
+    )
     args = parser.parse_args()
     byte_compile_sources()
     failed = False
@@ -199,7 +207,7 @@ def main() -> int:
             served = make_home(root, llm, f"served-{memory}", memory=memory)
             with GatewayProcess(served) as gateway:
                 print(f"-- gateway with {label}")
-                if not thin_client_report(served, args.runs, gateway.pid) and memory:
+                if not thin_client_report(served, args.runs, gateway.pid, args.gap) and memory:
                     print("FAIL: thin-client chat -m p50 must be < 250 ms and within 3x of --version")
                     failed = True
                 rate, sent, once = throughput(served, args.clients, args.messages)

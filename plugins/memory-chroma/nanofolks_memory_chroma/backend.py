@@ -101,6 +101,13 @@ class ChromaMemory:
         # or the embedding model changed).
         self._backlog = self.store is not None and bool(self.store.unindexed(1))
 
+    def warm(self) -> None:
+        """Load the local embedding model now (``nanofolks gateway`` calls this at start-up). An API
+        embedder is left alone: warming it would be a paid request."""
+        warm = getattr(self.embedder, "warm", None)
+        if callable(warm) and self.search_unavailable is None:
+            warm()
+
     # -- recording (caller thread: cheap) ----------------------------------------------------
 
     def record(self, event: MemoryEvent) -> None:

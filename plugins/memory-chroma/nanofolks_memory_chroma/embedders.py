@@ -36,6 +36,10 @@ class LocalEmbedder:
         # The tokenizer raises TypeError on lone surrogates (undecodable bytes from a terminal).
         return minilm.load(self.model_dir).encode([clean_text(text) for text in texts])
 
+    def warm(self) -> None:
+        """Load the weights and run them once, so the first question does not wait for it."""
+        self.embed(["warm-up"])
+
 
 class ApiEmbedder:
     """An API embedding model (``openai/text-embedding-3-small`` ...), called through litellm."""

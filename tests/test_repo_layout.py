@@ -22,7 +22,8 @@ def test_each_distribution_is_a_proper_plugin():
     for folder in distribution_folders():
         project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
         assert project["name"].startswith("nanofolks-"), folder
-        assert any(dep.startswith("nanofolks-core>=") for dep in project["dependencies"]), f"{folder}: depend on the core"
+        depends_on_core = any(dep.startswith("nanofolks-core>=") for dep in project["dependencies"])
+        assert depends_on_core, f"{folder}: depend on the core"
         entry = project["entry-points"]["nanofolks.plugins"]
         assert len(entry) == 1, f"{folder}: one entry point per distribution"
         assert "nanofolks" in project.get("keywords", []), f"{folder}: keywords tell plugins list its kinds"

@@ -56,19 +56,24 @@ def gateway(ctx: click.Context, app: App, port: int | None, host: str | None, ve
 
 
 def _fetch_health(state: dict[str, Any]) -> dict[str, Any] | None:
-    import urllib.error
-    import urllib.request
+    import http.client
+    import ipaddress
 
     host = state.get("host") or "127.0.0.1"
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - listening on every address: ask the local one
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
     try:
-        with urllib.request.urlopen(f"http://{host}:{state.get('port')}/health", timeout=STATUS_TIMEOUT) as answer:  # noqa: S310
-            return json.loads(answer.read().decode("utf-8"))
-    except (OSError, ValueError, urllib.error.URLError):
+        if ipaddress.ip_address(host).is_unspecified:  # listening on every address: ask the local one
+            host = "127.0.0.1"
+    except ValueError:
+        pass  # a host name
+    connection = http.client.HTTPConnection(host, int(state.get("port") or 0), timeout=STATUS_TIMEOUT)
+    try:
+        connection.request("GET", "/health")
+        answer = connection.getresponse()
+        return json.loads(answer.read().decode("utf-8")) if answer.status == 200 else None
+    except (OSError, ValueError, http.client.HTTPException):
         return None
+    finally:
+        connection.close()
 
 
 @gateway.command()

@@ -155,13 +155,16 @@ def _with_marks(app: App, plugin_obj: object, hook_name: str) -> str:
 def _set_disabled(app: App, name: str, disabled: bool) -> None:
     known = {ep.name for ep in installed_entry_points()}
     current = config_mod.disabled_plugins(app.raw, app.config_path)
-    if name in ESSENTIAL:
+    if name in ESSENTIAL and disabled:
         raise UsageError(f"{name!r} is an essential part of nanofolks and cannot be disabled.")
     if name not in known and not (not disabled and name in current):
         hint = difflib.get_close_matches(name, sorted(known), n=1)
         suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
         raise UsageError(f"no plugin named {name!r} is installed.{suggestion} See `nanofolks plugins list --all`.")
     app.check_core_config()
+    if name in ESSENTIAL:
+        click.echo(f"{name} is always enabled (an essential part of nanofolks).")
+        return
     if not disabled and plugin_state.clear(app.data_root, name):
         click.echo(f"{name}: its run-time switch-off was cleared; it loads again from the next command.")
         if name not in current:

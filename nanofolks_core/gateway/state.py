@@ -58,8 +58,9 @@ def control_socket_path(data_root: Path) -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and Path(runtime).is_dir() and len(runtime) < MAX_SOCKET_PATH - 40:
         return Path(runtime) / f"nanofolks-{digest}.sock"
-    # A per-user folder made 0700 by whoever creates the socket (the contract's fallback).
-    return Path("/tmp") / f"nanofolks-{os.getuid()}" / f"{digest}.sock"  # noqa: S108
+    # A per-user folder made 0700 by whoever creates the socket, which refuses it when another
+    # user owns it (gateway/control.py); /tmp, not $TMPDIR, keeps the path short enough.
+    return Path("/tmp") / f"nanofolks-{os.getuid()}" / f"{digest}.sock"  # noqa: S108  # nosec B108
 
 
 def read_state(data_root: Path) -> dict[str, Any] | None:

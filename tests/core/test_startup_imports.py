@@ -21,7 +21,9 @@ def test_specs_know_the_crew_roles_without_importing_the_crew():
     assert ToolSpec(name="t", factory="m:f", roles=("coder",)).offered_to("coder")
 
 
-@pytest.mark.parametrize("args", [["plugins", "list"], ["--help"], ["plugins", "disable", "team-pirate"]])
+# `plugins enable core` goes through the same path as disable (config read and checked) and works
+# with the core alone installed (nox runs these tests without any plugin).
+@pytest.mark.parametrize("args", [["plugins", "list"], ["--help"], ["plugins", "enable", "core"]])
 def test_start_up_commands_do_not_import_what_they_do_not_use(tmp_path, args):
     code = (
         "import sys\nfrom nanofolks_core.cli import main\ncode = main(sys.argv[1:])\n"

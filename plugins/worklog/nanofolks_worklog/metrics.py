@@ -67,7 +67,8 @@ def compute(work: WorkLog, *, since: float | None, by: str, price: PriceFn | Non
     columns = (
         "ts, kind, room, bot, tier, provider, model, outcome, routine, seconds, prompt_tokens, completion_tokens, cost"
     )
-    rows = work.rows(f"SELECT {columns} FROM entry {where} ORDER BY ts, id", params)  # noqa: S608 - fixed text
+    # Column names and the WHERE clause are fixed text; values go in as parameters.
+    rows = work.rows(f"SELECT {columns} FROM entry {where} ORDER BY ts, id", params)  # noqa: S608  # nosec B608
     groups: dict[str, dict[str, Any]] = defaultdict(_empty)
     total = _empty()
     asked_by: dict[tuple[str, str], Any] = {}  # (room, bot) -> that bot's latest model call

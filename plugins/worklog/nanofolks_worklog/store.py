@@ -172,7 +172,9 @@ class WorkLog:
         with self._lock:
             db = self._connect()
             try:
-                return db.execute(f"INSERT INTO entry ({names}) VALUES ({marks})", tuple(values.values())).lastrowid  # noqa: S608 - names come from COLUMNS
+                # Column names come from COLUMNS; values go in as parameters.
+                sql = f"INSERT INTO entry ({names}) VALUES ({marks})"  # noqa: S608  # nosec B608
+                return db.execute(sql, tuple(values.values())).lastrowid
             except sqlite3.Error as exc:
                 raise StorageError(f"the work log {self.path} cannot be written: {exc}") from None
 
@@ -216,7 +218,8 @@ class WorkLog:
             pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             params += [pattern, pattern]
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT * FROM entry WHERE {' AND '.join(where)} ORDER BY ts {order}, id {order}"  # noqa: S608 - built from fixed parts
+        # Built from fixed parts; values go in as parameters.
+        sql = f"SELECT * FROM entry WHERE {' AND '.join(where)} ORDER BY ts {order}, id {order}"  # noqa: S608  # nosec B608
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [_as_dict(row) for row in self._read(sql, params)]

@@ -33,7 +33,11 @@ from nanofolks_memory_chroma.backend import ChromaMemory
 
 from nanofolks_core.memory import MemoryEvent
 
-DATA = Path(__file__).resolve().parents[2] / "plugins" / "memory-chroma" / "tests" / "recall_conversations.py"
+TESTS = Path(__file__).resolve().parents[2] / "plugins" / "memory-chroma" / "tests"
+SETS = {  # name -> (module file, builder): the user/assistant set, and two named people talking
+    "assistant": ("recall_conversations.py", "conversations"),
+    "dialogs": ("recall_dialogs.py", "dialogs"),
+}
 KS = (5, 10, 20)
 METHODS: dict[str, dict[str, Any]] = {
     "bm25": {"signals": ("keyword",), "time_aware": False},
@@ -44,8 +48,8 @@ METHODS: dict[str, dict[str, Any]] = {
 }
 
 
-def load_conversations() -> Any:
-    spec = importlib.util.spec_from_file_location("recall_conversations", DATA)
+def load_set(file: str) -> Any:
+    spec = importlib.util.spec_from_file_location(file[:-3], TESTS / file)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # attrs classes look their module up
     spec.loader.exec_module(module)
@@ -78,7 +82,8 @@ def record(conversation: Any, root: Path) -> ChromaMemory:
                 room=conversation.name,
                 role=turn.role,
                 text=turn.text,
-                bot=None if turn.role == "user" else "assistant",
+                # Two people talking: who spoke is the turn's speaker, never said in its text.
+                bot=getattr(turn, "speaker", None) or (None if turn.role == "user" else "assistant"),
                 ts=turn.ts,
             )
         )
@@ -107,44 +112,61 @@ def merge(results: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
     return out
 
 
+def number(conversation: Any) -> int:
+    return int("".join(ch for ch in conversation.name if ch.isdigit()))
+
+
 def tune(memories: list[tuple[Any, ChromaMemory]]) -> None:
-    dev = [(conversation, memory) for conversation, memory in memories if int(conversation.name[4:]) % 2 == 0]
+    dev = [(conversation, memory) for conversation, memory in memories if number(conversation) % 2 == 0]
     rows = []
-    grid = itertools.product((10, 60), (0.5, 0.8, 1.0), (0.0, 0.3), (0.0, 0.25))
-    for rrf_k, keyword, entity, boost in grid:
-        options = {"rrf_k": rrf_k, "time_boost": boost, "weights": {"dense": 1.0, "keyword": keyword, "entity": entity}}
+    grid = itertools.product((10, 30, 60), (0.8, 1.0, 1.3), (0.0, 0.3), (0.25,), (50, 100))
+    for rrf_k, keyword, entity, boost, pool in grid:
+        options = {
+            "rrf_k": rrf_k,
+            "time_boost": boost,
+            "pool_size": pool,
+            "weights": {"dense": 1.0, "keyword": keyword, "entity": entity},
+        }
         result = merge([(len(c.questions), recall(m, list(c.questions), **options)) for c, m in dev])["all"]
-        rows.append((result[1], result[0], result[2], rrf_k, keyword, entity, boost))
+        rows.append((result[1], result[0], result[2], rrf_k, keyword, entity, boost, pool))
     rows.sort(reverse=True)
-    print("dev half, best settings first: recall@10 @5 @20 | rrf_k keyword_weight entity_weight time_boost")
-    for row in rows[:12]:
-        print(f"  {row[0]:.3f} {row[1]:.3f} {row[2]:.3f} | {row[3]:>3} {row[4]:.1f} {row[5]:.1f} {row[6]:.2f}")
+    print("dev half, best settings first: recall@10 @5 @20 | rrf_k keyword_weight entity_weight time_boost pool")
+    for row in rows[:15]:
+        print(f"  {row[0]:.3f} {row[1]:.3f} {row[2]:.3f} | {row[3]:>3} {row[4]:.1f} {row[5]:.1f} {row[6]:.2f} {row[7]}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", choices=[*SETS, "both"], default="both", help="which labelled set (default both)")
     parser.add_argument("--conversations", type=int, default=6)
-    parser.add_argument("--sessions", type=int, default=12)
+    parser.add_argument("--sessions", type=int, default=None, help="sessions per conversation (default 12 / 20)")
     parser.add_argument("--tune", action="store_true", help="grid-search the fusion settings on the dev half")
     args = parser.parse_args(argv)
-    data = load_conversations()
-    items = data.conversations(args.conversations, args.sessions)
-    turns = sum(len(c.turns) for c in items)
-    print(
-        f"{len(items)} conversations, {len(items) * args.sessions} sessions, {turns} turns, "
-        f"{sum(len(c.questions) for c in items)} questions"
-    )
+    for name in SETS if args.set == "both" else [args.set]:
+        file, builder = SETS[name]
+        sessions = args.sessions or (12 if name == "assistant" else 20)
+        items = getattr(load_set(file), builder)(args.conversations, sessions)
+        turns = sum(len(c.turns) for c in items)
+        print(
+            f"\n=== {name} set ({file}): {len(items)} conversations, {len(items) * sessions} sessions, "
+            f"{turns} turns, {sum(len(c.questions) for c in items)} questions"
+        )
+        measure(items, args.tune)
+    return 0
+
+
+def measure(items: list[Any], tune_only: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         memories = [(c, record(c, Path(tmp) / c.name)) for c in items]
         print(f"recorded and embedded in {time.perf_counter() - started:.1f} s")
         try:
-            if args.tune:
+            if tune_only:
                 tune(memories)
-                return 0
+                return
             halves = {"dev": lambda n: n % 2 == 0, "test": lambda n: n % 2 == 1, "all": lambda n: True}
             for half, wanted in halves.items():
-                chosen = [(c, m) for c, m in memories if wanted(int(c.name[4:]))]
+                chosen = [(c, m) for c, m in memories if wanted(number(c))]
                 questions = sum(len(c.questions) for c, _ in chosen)
                 print(f"\n{half} half: {len(chosen)} conversations, {questions} questions")
                 print(f"  {'method':<27} {'r@5':>6} {'r@10':>6} {'r@20':>6}   r@10 by kind")
@@ -156,7 +178,6 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for _, memory in memories:
                 memory.close()
-    return 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ The index lives in memory.db next to the log (``messages_fts``, external content
 only the token index, the text stays in ``messages``) and triggers keep the two in step, so
 forgetting a message removes it from keyword search in the same transaction. Tokens are
 unicode61 words with the porter stemmer ("travelled" finds "travel"), diacritics folded.
+Who spoke (the ``bot`` field: a crew member, or a named person in a conversation between
+people) is indexed as a second column, so "when did Maya go to the concert?" finds Maya's
+"I went to a concert yesterday", where her name is never said.
 
 Names, places, numbers and dates are what a sentence embedding blurs and what a keyword
 index finds exactly; the two are fused in :mod:`nanofolks_memory_chroma.retrieval`.
@@ -13,19 +16,23 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 
 FTS_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
-    text, content='messages', content_rowid='seq', tokenize='porter unicode61 remove_diacritics 2'
+    text, bot, content='messages', content_rowid='seq', tokenize='porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_fts (rowid, text) VALUES (new.seq, new.text);
+    INSERT INTO messages_fts (rowid, text, bot) VALUES (new.seq, new.text, new.bot);
 END;
 CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
-    INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+    INSERT INTO messages_fts (messages_fts, rowid, text, bot) VALUES ('delete', old.seq, old.text, old.bot);
 END;
 """
+_OLD_INDEX = (
+    "DROP TRIGGER IF EXISTS messages_fts_insert; DROP TRIGGER IF EXISTS messages_fts_delete; DROP TABLE messages_fts;"
+)
 
 # Words that carry no topic: left out of the keyword query so "what did I say about Rex"
 # ranks by "say" and "rex" rather than by how often a turn uses "what" and "I".
@@ -45,11 +52,16 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # words of a long message are enough to find what it is about.
 COMMON_DOCS = 2000
 MAX_TERMS = 8
+SPEAKER_BOOST = 1.5
 
 
 def create_index(db: sqlite3.Connection) -> bool:
     """Create the keyword index (and fill it from an older log); False if this SQLite lacks FTS5."""
     existed = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages_fts'").fetchone() is not None
+    if existed and "bot" not in {row[1] for row in db.execute("PRAGMA table_info(messages_fts)")}:
+        # An index from before the speaker column: rebuilt with it (a few seconds at 100k messages, once).
+        db.executescript(_OLD_INDEX)
+        existed = False
     try:
         db.executescript(FTS_SCHEMA)
     except sqlite3.OperationalError as exc:
@@ -82,12 +94,19 @@ def shares_words(terms: list[str], text: str) -> bool:
 
 
 def match_expression(terms: list[str]) -> str:
-    """An FTS5 query matching any of ``terms`` (each quoted, so no word is read as an operator)."""
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    """An FTS5 query matching any of ``terms`` in what was said (each quoted, so no word is read as
+    an operator; the speaker column is left out: it reorders matches, it does not make them)."""
+    return "text : (" + " OR ".join('"' + term.replace('"', '""') + '"' for term in terms) + ")"
 
 
-def search(store: Any, terms: list[str], limit: int, room: str | None = None) -> list[sqlite3.Row]:
-    """Messages matching any of ``terms``, best bm25 first (rows: seq, id, room, role, bot, ts, text)."""
+def search(
+    store: Any, terms: list[str], limit: int, room: str | None = None, speakers: Collection[str] = ()
+) -> list[sqlite3.Row]:
+    """Messages matching any of ``terms``, best bm25 first (rows: seq, id, room, role, bot, ts, text).
+
+    ``speakers``: names the query gives (see :func:`speakers_named`); what they said counts
+    SPEAKER_BOOST times its bm25 score ("when did Maya go to the concert" puts Maya's "I went to
+    a concert" ahead of Joel's "I'd love to go to a concert")."""
     terms = selective(store, terms[:MAX_TERMS])
     if not terms or limit <= 0:
         return []
@@ -95,11 +114,15 @@ def search(store: Any, terms: list[str], limit: int, room: str | None = None) ->
     # so it over-fetches.
     fetch = limit * 8 if room else limit
     rows = store.read(
-        "SELECT m.seq, m.id, m.room, m.role, m.bot, m.ts, m.text FROM "
+        "SELECT m.seq, m.id, m.room, m.role, m.bot, m.ts, m.text, hit.rank FROM "
         "(SELECT rowid, rank FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?) hit "
         "JOIN messages m ON m.seq = hit.rowid ORDER BY hit.rank",
         (match_expression(terms), fetch),
     )
+    if speakers:
+        named = {name.lower() for name in speakers}
+        # bm25 ranks are negative, lower is better: scaling a named speaker's rows moves them up.
+        rows.sort(key=lambda row: row["rank"] * (SPEAKER_BOOST if (row["bot"] or "").lower() in named else 1.0))
     if room:
         rows = [row for row in rows if row["room"] == room]
     return rows[:limit]
@@ -118,3 +141,15 @@ def selective(store: Any, terms: list[str]) -> list[str]:
             (match_expression([term]), COMMON_DOCS),
         )
     ]
+
+
+def speakers_named(store: Any, query: str) -> set[str]:
+    """Capitalised words of ``query`` that are someone's name as a speaker (the indexed ``bot``
+    column), e.g. "Maya" in "When did Maya go to Kyoto?". One FTS5 index probe per word."""
+    words = {re.sub(r"['’]s$", "", word) for word in re.findall(r"\b[A-Z][\w'’-]+", query)}
+    return {
+        word
+        for word in words
+        if word.lower() not in STOPWORDS
+        and store.read("SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? LIMIT 1", (f'bot : "{word}"',))
+    }

@@ -9,6 +9,12 @@ from (or mentioning) that month. The weights were tuned on the development half 
 labelled conversations in ``tests/bench/data`` (see ``tests/bench/bench_recall.py``); the
 other half only measures.
 
+Who spoke is indexed with each message (the keyword index's speaker column). A question naming a
+speaker ("When did Maya go to Kyoto?") has the name taken out of the text it embeds (Maya never
+says her own name, so it only blurs the vector), and her messages count 1.5 times their bm25
+score on the keyword side. Measured on the two-people set of ``bench_recall.py``: +6 points
+recall@10 on its test half, the assistant set unchanged.
+
 Costs per query, besides embedding the question: one HNSW query, one FTS5 query and a few
 indexed SQLite lookups for the entities named in it.
 """
@@ -157,15 +163,19 @@ def rank(
     weights: dict[str, float] | None = None,
     rrf_k: int = RRF_K,
     time_boost: float = TIME_BOOST,
+    pool_size: int = POOL,
+    strip_speakers: bool = True,
 ) -> list[Ranked]:
     """The ``limit`` messages most relevant to ``query``, best first, with a 0..1 fused ``score``.
 
     ``vectors``/``embed`` (the vector store and ``embedder.embed``) enable the dense signal;
     without them ranking is keyword and entity only (the index is off or being rebuilt).
     ``exclude``: message ids to leave out (the room's recent history, already in the prompt).
+    ``strip_speakers``: take speakers' names out of the embedded question and favour what the
+    named speakers said on the keyword side (off: the question as written, for benches).
     """
     weights = weights or WEIGHTS
-    pool = max(POOL, limit) + len(exclude)
+    pool = max(pool_size, limit) + len(exclude)
     found: dict[str, Ranked] = {}
 
     def vote(signal: str, position: int, make: Any) -> None:
@@ -191,22 +201,30 @@ def rank(
 
     # Embedding the question on another thread while SQLite runs was measured slower, not faster:
     # the numpy forward pass needs the GIL between its many small operations.
-    vector = embed([query])[0] if DENSE in signals and vectors is not None and embed is not None else None
-    if KEYWORD in signals and getattr(store, "keyword_index", False):
-        rows = [
-            row for row in lexical.search(store, lexical.query_terms(query), pool, room) if row["id"] not in exclude
-        ]
-        for position, row in enumerate(rows[:POOL], 1):
+    keyword_index = getattr(store, "keyword_index", False)
+    speakers = lexical.speakers_named(store, query) if strip_speakers and keyword_index else set()
+    vector = None
+    if DENSE in signals and vectors is not None and embed is not None:
+        meaning = query
+        # A speaker's name is never in what they said: it pulls the question's vector toward
+        # nothing they wrote. The keyword side matches it against who spoke instead.
+        for name in speakers:
+            meaning = re.sub(rf"\b{re.escape(name)}(?:['’]s)?\b", "", meaning)
+        vector = embed([" ".join(meaning.split()) or query])[0]
+    if KEYWORD in signals and keyword_index:
+        terms = lexical.query_terms(query)
+        rows = [row for row in lexical.search(store, terms, pool, room, speakers) if row["id"] not in exclude]
+        for position, row in enumerate(rows[:pool_size], 1):
             vote(KEYWORD, position, row)
     if ENTITY in signals:
         entity_ids = [row["id"] for row in matched_entities(store, query)]
         if entity_ids:
             rows = [row for row in _entity_rows(store, entity_ids, pool, room) if row["id"] not in exclude]
-            for position, row in enumerate(rows[:POOL], 1):
+            for position, row in enumerate(rows[:pool_size], 1):
                 vote(ENTITY, position, row)
     if vector is not None:
         near = [(hit_id, score) for hit_id, score in vectors.nearest(vector, pool, room) if hit_id not in exclude][
-            :POOL
+            :pool_size
         ]
         rows = {row["id"]: row for row in _rows_by_id(store, [hit_id for hit_id, _ in near])}
         # A vector the log does not know (forgotten there, or a replaced log) is left out.

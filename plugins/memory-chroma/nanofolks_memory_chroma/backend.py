@@ -34,6 +34,11 @@ from nanofolks_memory_chroma.vectors import VectorStoreError, collection_name
 log = logging.getLogger(__name__)
 
 BATCH = 64  # messages embedded together: much faster per message than one by one
+# The worker embeds this many at a time and, before each chunk, waits (at most SEARCH_FIRST_S)
+# while a search runs: two numpy forward passes at once on a small machine each take about as
+# long as both in a row, so a turn's context() would wait for the previous turn's indexing.
+EMBED_CHUNK = 32
+SEARCH_FIRST_S = 2.0
 # Re-embedding after a repair happens a bit at a time, so a short `chat -m` is not held up
 # at exit by a whole index rebuild (`memory doctor --repair` does it all at once).
 BACKLOG_PER_BATCH = BATCH * 4
@@ -91,6 +96,8 @@ class ChromaMemory:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._state_lock = threading.Lock()
+        self._searches = 0  # searches running now; the worker lets them embed their question first
+        self._searches_changed = threading.Condition()
         self._closed = False
         self._bug: BaseException | None = None
         self.last_error: str | None = None
@@ -187,13 +194,16 @@ class ChromaMemory:
 
     def _index(self, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
         searchable = [row for row in rows if row[2].strip()]
-        if searchable:
-            vectors = self.embedder.embed([text for _, _, text, _ in searchable])
+        for start in range(0, len(searchable), EMBED_CHUNK):
+            chunk = searchable[start : start + EMBED_CHUNK]
+            with self._searches_changed:
+                self._searches_changed.wait_for(lambda: self._searches == 0, timeout=SEARCH_FIRST_S)
+            vectors = self.embedder.embed([text for _, _, text, _ in chunk])
             self.vectors.upsert(
-                [entry_id for _, entry_id, _, _ in searchable],
+                [entry_id for _, entry_id, _, _ in chunk],
                 vectors,
-                [text for _, _, text, _ in searchable],
-                [meta for *_, meta in searchable],
+                [text for _, _, text, _ in chunk],
+                [meta for *_, meta in chunk],
             )
         self.store.mark_indexed([seq for seq, *_ in rows])
 
@@ -269,16 +279,23 @@ class ChromaMemory:
         """Messages ranked by the hybrid retrieval (``options``: signals, time_aware, weights; for benches)."""
         store = self._need_store()
         dense = self.vectors is not None
-        return rank(
-            store,
-            query,
-            limit=limit,
-            room=room,
-            exclude=exclude,
-            vectors=self.vectors if dense else None,
-            embed=self.embedder.embed if dense else None,
-            **options,
-        )
+        with self._searches_changed:
+            self._searches += 1
+        try:
+            return rank(
+                store,
+                query,
+                limit=limit,
+                room=room,
+                exclude=exclude,
+                vectors=self.vectors if dense else None,
+                embed=self.embedder.embed if dense else None,
+                **options,
+            )
+        finally:
+            with self._searches_changed:
+                self._searches -= 1
+                self._searches_changed.notify_all()
 
     async def context(self, query: str, *, room: str, bot: str, budget_tokens: int) -> str:
         """What the crew remembers that is relevant to ``query``, as a prompt section within the budget."""

@@ -11,7 +11,8 @@ import asyncio
 import errno
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nanofolks_core.errors import NanofolksError
@@ -38,13 +39,45 @@ def _response(status: str, body: bytes, content_type: str, head_only: bool = Fal
 
 #: Content type of the Prometheus text exposition format.
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Seconds one ``/metrics`` body is reused: plugins' queries (the work log's GROUP BYs over the
+#: whole table) cost tenths of a second on a big log, and scrapers come every few seconds.
+METRICS_CACHE_SECONDS = 5.0
+
+
+class CachedMetrics:
+    """``metrics()`` collected in a worker thread (so a slow plugin never stalls the event loop
+    and the chats on it), reused for ``ttl`` seconds, one collection at a time however many scrape."""
+
+    def __init__(self, metrics: Callable[[], str], ttl: float = METRICS_CACHE_SECONDS) -> None:
+        self._metrics = metrics
+        self._ttl = ttl
+        self._text: str | None = None
+        self._at = 0.0
+        self._running: asyncio.Future[str] | None = None
+
+    async def __call__(self) -> str:
+        """The latest body, collecting a new one when the cached one is older than ``ttl``."""
+        if self._text is not None and time.monotonic() - self._at < self._ttl:
+            return self._text
+        if self._running is None:
+            self._running = asyncio.ensure_future(self._collect())
+        # shield: a scraper hanging up must not cancel the collection others wait for.
+        return await asyncio.shield(self._running)
+
+    async def _collect(self) -> str:
+        try:
+            text = await asyncio.to_thread(self._metrics)
+            self._text, self._at = text, time.monotonic()
+            return text
+        finally:
+            self._running = None
 
 
 async def _serve(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     document: Callable[[], dict],
-    metrics: Callable[[], str] | None = None,
+    metrics: Callable[[], Awaitable[str]] | None = None,
 ) -> None:
     try:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_SECONDS)
@@ -60,7 +93,7 @@ async def _serve(
         body = json.dumps(document(), ensure_ascii=False).encode("utf-8") + b"\n"
         data = _response("200 OK", body, "application/json", head_only=method == "HEAD")
     elif method in ("GET", "HEAD") and path in ("/metrics", "/metrics/") and metrics is not None:
-        data = _response("200 OK", metrics().encode("utf-8"), METRICS_TYPE, head_only=method == "HEAD")
+        data = _response("200 OK", (await metrics()).encode("utf-8"), METRICS_TYPE, head_only=method == "HEAD")
     else:
         data = _response("404 Not Found", b'{"error": "not found; try GET /health"}\n', "application/json")
     try:
@@ -76,15 +109,18 @@ async def start_health_server(
     document: Callable[[], dict[str, Any]], host: str, port: int, metrics: Callable[[], str] | None = None
 ) -> asyncio.Server:
     """Serve ``document()`` as ``GET /health`` on ``host:port`` (0: a free port), and ``metrics()``
-    (Prometheus text) as ``GET /metrics`` when given.
+    (Prometheus text) as ``GET /metrics`` when given: collected in a worker thread, so ``metrics``
+    must be thread-safe, and reused for :data:`METRICS_CACHE_SECONDS`.
 
     A port already in use raises :class:`PortInUse` with one line naming the port and how to
     choose another.
     """
 
+    cached = CachedMetrics(metrics) if metrics is not None else None
+
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            await _serve(reader, writer, document, metrics)
+            await _serve(reader, writer, document, cached)
         except Exception:  # noqa: BLE001 - one bad request never stops the health server
             log.debug("health request failed", exc_info=True)
             writer.close()

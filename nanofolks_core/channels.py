@@ -34,16 +34,23 @@ def _normal(identity: str) -> str:
     return str(identity).strip().lstrip("@+").replace(" ", "").casefold()
 
 
-def sender_allowed(allow_from: list[str] | tuple[str, ...], *identities: object) -> bool:
-    """Whether any of a sender's identities (id, username, phone ...) is in ``allow_from``.
+def sender_allowed(allow_from: list[str] | tuple[str, ...], sender: object = None, *aliases: object) -> bool:
+    """Whether ``sender`` (the platform's stable user id or phone) or one of its ``aliases``
+    (username ...) is in ``allow_from``.
 
     ``"*"`` allows everyone; an empty list allows nobody. Comparison ignores case, spaces and a
     leading ``@`` or ``+``, so ``"@Ada"`` matches ``ada`` and ``"+1 555 0100"`` matches ``15550100``.
+    An alias never matches an entry that is all digits (a user id or a phone number): only the
+    sender does, because on some platforms (Discord) anyone can pick a username that is someone
+    else's numeric id.
     """
     if "*" in allow_from:
         return True
     allowed = {_normal(entry) for entry in allow_from if str(entry).strip()}
-    return any(_normal(str(identity)) in allowed for identity in identities if identity not in (None, ""))
+    if sender not in (None, "") and _normal(str(sender)) in allowed:
+        return True
+    names = {entry for entry in allowed if not entry.isdigit()}
+    return any(_normal(str(alias)) in names for alias in aliases if alias not in (None, ""))
 
 
 def split_message(text: str, limit: int = DEFAULT_MESSAGE_LIMIT) -> list[str]:

@@ -182,6 +182,13 @@ class _Connection:
             self._send({"id": request_id, "type": "error", "kind": "cancelled", "exit_code": 130,
                         "message": "Interrupted."})  # fmt: skip
             return
+        if turn.cancelled():
+            # A stopping gateway gave up on the turn at its drain deadline. Letting CancelledError out
+            # would end this connection's task as cancelled, which asyncio logs as an error with a traceback.
+            self._send({"id": request_id, "type": "error", "kind": "error", "exit_code": 1,
+                        "message": f"the gateway (pid {os.getpid()}) stopped before this turn finished; nothing "
+                        "of it is stored; send the message again once the gateway is back"})  # fmt: skip
+            return
         result = turn.result()  # raises the turn's error, answered by _answer
         self._send({"id": request_id, "type": "result", "turn": protocol.turn_to_wire(result)})
 

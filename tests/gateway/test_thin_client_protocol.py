@@ -193,3 +193,25 @@ def test_a_gateway_shutting_down_refuses_new_clients_so_they_answer_in_process(t
     answers = asyncio.run(_conversation(stopping, tmp_path / "c.sock", [{"op": "hello", "id": 1, "protocol": 1}]))
     assert answers == [{"id": 1, "type": "error", "kind": "refused", "exit_code": 1, "message": answers[0]["message"]}]
     assert "shutting down" in answers[0]["message"]
+
+
+class _GivingUpGateway(_SlowGateway):
+    """A stopping gateway that gives up on the turn at its drain deadline (the turn ends cancelled)."""
+
+    async def handle(self, inbound, *, on_event=None, stream=False):
+        on_event(CrewEvent("delta", "leader", text="thinking"))
+        await asyncio.sleep(0.05)
+        raise asyncio.CancelledError  # what Gateway.handle raises when drain() cancels its turn
+
+
+def test_a_turn_given_up_at_shutdown_is_a_clean_error_and_no_asyncio_traceback(tmp_path, caplog):
+    async def scenario() -> list[dict]:
+        answers = await _conversation(_GivingUpGateway(0), tmp_path / "d.sock", [{"op": "chat", "id": 1, "text": "hi"}])
+        await asyncio.sleep(0.2)  # let the connection's task end and its done-callbacks run
+        return answers
+
+    with caplog.at_level("DEBUG", logger="asyncio"):
+        answers = asyncio.run(scenario())
+    assert [a["type"] for a in answers] == ["event", "error"]
+    assert answers[-1]["exit_code"] == 1 and "stopped before this turn finished" in answers[-1]["message"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text

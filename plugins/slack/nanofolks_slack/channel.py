@@ -1,9 +1,11 @@
 """The Slack channel: Socket Mode in, ``chat.postMessage`` out (slack-sdk's asyncio clients).
 
-Imported only when the gateway starts the channel. One :meth:`SlackChannel.start` is one Socket
-Mode connection: it checks both tokens, opens the websocket, hands each person's message to the
-inbox, and returns when the socket closes (the gateway restarts it with backoff), so the SDK's
-own reconnect loop is switched off. Every envelope is acknowledged at once (Slack redelivers
+Imported only when the gateway starts the channel. Both tokens are read when the channel is
+built, so a missing one makes the channel ``failed`` at once instead of retried. One
+:meth:`SlackChannel.start` is one Socket Mode connection: it checks both tokens with Slack,
+opens the websocket, hands each person's message to the inbox, and returns when the socket
+closes (the gateway restarts it with backoff), so the SDK's own reconnect loop is switched
+off. Every envelope is acknowledged at once (Slack redelivers
 unacknowledged ones); the crew's answer comes later as an ordinary message.
 """
 
@@ -83,12 +85,18 @@ class SlackChannel:
     message_limit = 3000
 
     def __init__(self, *, spec: Any, config: SlackConfig | None, services: Any) -> None:
+        """Raises :class:`SlackSetupError` when a token is not set (and the secret store's error
+        when its ``env:``/``keyring:`` value cannot be read), so the gateway marks the channel
+        failed instead of retrying something only the user can fix."""
         self.name = spec.name
         self.config = config or SlackConfig()
         self.log = services.log
         self._services = services
+        self._bot_token = self._token("bot_token", "botToken", "xoxb-")
+        self._app_token = self._token("app_token", "appToken", "xapp-")
         self._web: AsyncWebClient | None = None
         self._bot_user_id = ""
+        self._team_id = ""
         self._stopping = asyncio.Event()
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._threads: dict[str, str | None] = {}
@@ -100,13 +108,14 @@ class SlackChannel:
     async def start(self, inbox: Any) -> None:
         """Connect over Socket Mode and hand each message to ``inbox``; return when the socket closes.
 
-        Raises :class:`SlackSetupError` when a token is missing or rejected, ``ConnectionError``
+        Raises :class:`SlackSetupError` when a token is rejected, ``ConnectionError``
         when Slack (or ``apiBase``) cannot be reached.
         """
         web = self._web_client()
-        app_token = self._token("app_token", "appToken", "xapp-")
+        app_token = self._app_token
         auth = await self._api(web.auth_test(), "botToken", "a bot token (xoxb-...) from OAuth & Permissions")
         self._bot_user_id = auth.get("user_id") or ""
+        self._team_id = auth.get("team_id") or ""
         opened = await self._api(
             web.apps_connections_open(app_token=app_token),
             "appToken",
@@ -233,9 +242,12 @@ class SlackChannel:
         await inbox(InboundMessage(text=text, channel=self.name, sender=user, chat_id=chat, metadata=metadata))
 
     async def _identity(self, user: str) -> tuple[list[str], str]:
-        """The user's Slack names (for allowFrom entries written as names) and display name.
+        """The user's alias for allowFrom entries written as names, and the name to show.
 
-        Needs the optional ``users:read`` scope; without it the user id alone identifies them.
+        The alias is the unique handle (``name``) of a member of our own workspace only: display
+        and real names can be set to anything by anyone (``Ada``), and a Slack Connect guest's
+        handle is unique only in their own organisation, so those never let anyone in. Needs the
+        optional ``users:read`` scope; without it the user id alone identifies them.
         """
         if user in self._identities:
             return self._identities[user]
@@ -244,8 +256,8 @@ class SlackChannel:
             try:
                 info = (await self._web_client().users_info(user=user))["user"]
                 profile = info.get("profile") or {}
-                names = [info.get("name"), profile.get("display_name"), info.get("real_name")]
-                aliases = list(dict.fromkeys(n for n in names if n))
+                ours = bool(self._team_id) and info.get("team_id") == self._team_id and not info.get("is_stranger")
+                aliases = [info["name"]] if ours and info.get("name") else []
                 found = (aliases, profile.get("display_name") or info.get("real_name") or info.get("name") or user)
             except SlackApiError as error:
                 if error.response.get("error") == "missing_scope":
@@ -272,8 +284,7 @@ class SlackChannel:
 
     def _web_client(self) -> AsyncWebClient:
         if self._web is None:
-            token = self._token("bot_token", "botToken", "xoxb-")
-            self._web = AsyncWebClient(token=token, base_url=self._base_url(), logger=self._sdk_logger("web"))
+            self._web = AsyncWebClient(token=self._bot_token, base_url=self._base_url(), logger=self._sdk_logger("web"))
             self._web.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
         return self._web
 

@@ -37,10 +37,12 @@ from aiohttp import WSMsgType, web
 class FakeSlackServer:
     """Slack's Web API + Socket Mode on 127.0.0.1, driven by a test.
 
-    ``users`` maps user ids to names for ``users.info``; with ``users_read=False`` that method
-    answers ``missing_scope`` as for a bot without the ``users:read`` scope. ``socket_url``
-    replaces the websocket URL ``apps.connections.open`` answers (an unreachable one, say). Read what the bot
-    did from :attr:`posted`, :attr:`acks` and :attr:`calls` (copies, safe from any thread).
+    ``users`` maps user ids to names for ``users.info``, or to user fields laid over the defaults
+    (``{"name": "eve", "display_name": "Ada", "team_id": "TOTHER", "is_stranger": True}``); with
+    ``users_read=False`` that method answers ``missing_scope`` as for a bot without the
+    ``users:read`` scope. ``socket_url`` replaces the websocket URL ``apps.connections.open``
+    answers (an unreachable one, say). Read what the bot did from :attr:`posted`, :attr:`acks`
+    and :attr:`calls` (copies, safe from any thread).
     """
 
     def __init__(
@@ -51,7 +53,7 @@ class FakeSlackServer:
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
         team_id: str = "T0001",
-        users: dict[str, str] | None = None,
+        users: dict[str, str | dict[str, Any]] | None = None,
         users_read: bool = True,
         socket_url: str | None = None,
     ) -> None:
@@ -333,7 +335,11 @@ class FakeSlackServer:
             user = params.get("user", "")
             if user not in self.users:
                 return {"ok": False, "error": "user_not_found"}
-            name = self.users[user]
-            profile = {"display_name": name.title(), "real_name": name.title()}
-            return {"ok": True, "user": {"id": user, "name": name, "real_name": name.title(), "profile": profile}}
+            fields = self.users[user] if isinstance(self.users[user], dict) else {"name": self.users[user]}
+            name = fields["name"]
+            display = fields.get("display_name", name.title())
+            real = fields.get("real_name", name.title())
+            found = {"id": user, "team_id": self.team_id, "name": name, "real_name": real}
+            found |= {k: v for k, v in fields.items() if k not in ("display_name", "real_name")}
+            return {"ok": True, "user": found | {"profile": {"display_name": display, "real_name": real}}}
         return {"ok": False, "error": "unknown_method"}

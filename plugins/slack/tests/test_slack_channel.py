@@ -12,7 +12,7 @@ from nanofolks_slack import plugin
 from nanofolks_slack.channel import SlackChannel, SlackSetupError
 from nanofolks_slack.testing import FakeSlackServer
 
-from nanofolks_core.api import OutboundMessage, Secret
+from nanofolks_core.api import OutboundMessage, Secret, sender_allowed
 from nanofolks_core.testing import structure_section
 
 
@@ -89,7 +89,7 @@ def test_a_message_reaches_the_inbox_is_acked_and_the_reply_is_posted_plain(make
     assert (message.channel, message.sender, message.chat_id) == ("slack", "U0001", "D0001")
     assert message.text == "what is 2 < 3 & 4 > 1?"  # Slack's &lt; &amp; &gt; undone
     assert message.room == "general"
-    assert message.metadata["aliases"] == ["ada", "Ada"]
+    assert message.metadata["aliases"] == ["ada"]  # the unique handle only, never a display name
     assert message.metadata["sender_name"] == "Ada"
     assert message.metadata["message_id"]
     assert "thread_ts" not in message.metadata
@@ -179,17 +179,61 @@ def test_a_mention_delivered_as_message_and_app_mention_reaches_the_crew_once(ma
     [
         ({"bot_token": Secret.parse("xoxb-wrong")}, "Slack rejected channels.slack.botToken (invalid_auth)"),
         ({"app_token": Secret.parse("xapp-wrong")}, "Slack rejected channels.slack.appToken (invalid_auth)"),
-        ({"app_token": None}, "channels.slack.appToken is not set"),
-        ({"bot_token": None}, "channels.slack.botToken is not set"),
     ],
 )
-def test_a_missing_or_rejected_token_fails_start_with_the_key_to_fix(make_channel, slack, overrides, expected):
+def test_a_rejected_token_fails_start_with_the_key_to_fix(make_channel, slack, overrides, expected):
     channel = make_channel(**overrides)
     with pytest.raises(SlackSetupError) as failure:
         asyncio.run(asyncio.wait_for(channel.start(lambda message: None), 10))
     assert str(failure.value).startswith(expected)
     assert "wrong" not in str(failure.value)  # the token itself is never shown
     assert slack.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"app_token": None}, r"channels\.slack\.appToken is not set"),
+        ({"bot_token": None}, r"channels\.slack\.botToken is not set"),
+        ({"bot_token": Secret.parse("env:NANOFOLKS_TEST_SLACK_UNSET")}, "NANOFOLKS_TEST_SLACK_UNSET"),
+    ],
+)
+def test_a_missing_token_fails_when_the_channel_is_built_not_at_each_start(
+    make_channel, slack, monkeypatch, overrides, expected
+):
+    # Raised by the constructor, the gateway marks the channel failed once (a missing token is
+    # the user's to fix) instead of restarting it with backoff forever.
+    monkeypatch.delenv("NANOFOLKS_TEST_SLACK_UNSET", raising=False)
+    with pytest.raises(Exception, match=expected) as failure:
+        make_channel(**overrides)
+    assert failure.type.__name__ in ("SlackSetupError", "SecretUnavailable")
+    assert slack.calls == []
+
+
+@pytest.mark.parametrize(
+    ("user", "reason"),
+    [
+        ({"name": "eve", "display_name": "Ada", "real_name": "Ada"}, "a member named herself Ada"),
+        ({"name": "ada", "team_id": "TOTHER"}, "a Slack Connect user whose handle is ada in her own org"),
+        ({"name": "ada", "is_stranger": True}, "a stranger"),
+    ],
+)
+def test_a_display_name_or_an_outside_handle_never_passes_allow_from(make_channel, slack, user, reason):
+    slack.users["U0003"] = user
+
+    async def run():
+        channel = make_channel(allow_from=["ada"])
+        running, inbox = await _connected(channel, slack)
+        slack.send_message("let me in", user="U0003", channel="D0003")
+        message = await asyncio.wait_for(inbox.get(), 5)
+        await _stop(channel, running)
+        return message
+
+    message = asyncio.run(run())
+    # What the gateway's inbox checks before anything reaches the crew:
+    assert not sender_allowed(["ada"], message.sender, *message.metadata["aliases"]), reason
+    assert "Ada" not in message.metadata["aliases"] and "ada" not in message.metadata["aliases"]
+    assert sender_allowed(["U0003"], message.sender, *message.metadata["aliases"])  # the id still works
 
 
 def test_an_unreachable_api_base_is_a_connection_error(make_channel):

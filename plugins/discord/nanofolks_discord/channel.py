@@ -46,10 +46,19 @@ class DiscordChannel:
     message_limit = MESSAGE_LIMIT
 
     def __init__(self, *, spec, config, services):
+        """Raises :class:`DiscordChannelError` when the token is not set (and the secret store's
+        error when its ``env:``/``keyring:`` value cannot be read): the gateway then marks the
+        channel failed at once instead of retrying what only the user can fix."""
         self.name = spec.name
         self.config: DiscordConfig = config or DiscordConfig()
         self.services = services
         self.log = services.log
+        if self.config.token is None:
+            raise DiscordChannelError(
+                "channels.discord.token is not set: put the bot token there "
+                '(for example "env:DISCORD_BOT_TOKEN" or "keyring:discord")'
+            )
+        self._token: str = services.secret(self.config.token)
         self._client: discord.Client | None = None
         self._warned_empty = False
 
@@ -58,20 +67,14 @@ class DiscordChannel:
     async def start(self, inbox):
         """Log in, hand each message for the crew to ``inbox``, return when the connection ends.
 
-        Raises :class:`DiscordChannelError` for a missing or rejected token and for a Message
+        Raises :class:`DiscordChannelError` for a rejected token and for a Message
         Content Intent that is not enabled (the user must fix those), ``ConnectionError`` when
         Discord cannot be reached or its gateway closes the connection for good.
         """
-        if self.config.token is None:
-            raise DiscordChannelError(
-                "channels.discord.token is not set: put the bot token there "
-                '(for example "env:DISCORD_BOT_TOKEN" or "keyring:discord")'
-            )
-        token = self.services.secret(self.config.token)
         client = _CrewClient(self, inbox)
         self._client = client
         try:
-            await client.start(token, reconnect=False)
+            await client.start(self._token, reconnect=False)
         except discord.LoginFailure:
             raise DiscordChannelError(
                 f"Discord rejected the bot token (401 Unauthorized from {self._api_origin()}/api/v10/users/@me): "

@@ -205,10 +205,18 @@ def test_a_wrong_token_fails_start_with_a_clear_error(make_channel, discord_serv
     assert discord_server.identifies == []  # it never reached the websocket
 
 
-def test_no_token_configured_says_which_key_to_set(make_channel):
-    channel = make_channel(token=None)
+def test_no_token_configured_fails_when_the_channel_is_built_and_says_which_key_to_set(make_channel):
+    # Raised by the constructor, the gateway marks the channel failed once instead of
+    # restarting it with backoff forever.
     with pytest.raises(DiscordChannelError, match=r"channels\.discord\.token is not set"):
-        asyncio.run(channel.start(lambda message: None))
+        make_channel(token=None)
+
+
+def test_an_unset_token_variable_fails_when_the_channel_is_built(make_channel, monkeypatch):
+    monkeypatch.delenv("NANOFOLKS_TEST_DISCORD_UNSET", raising=False)
+    with pytest.raises(Exception, match="NANOFOLKS_TEST_DISCORD_UNSET") as caught:
+        make_channel(token=Secret.parse("env:NANOFOLKS_TEST_DISCORD_UNSET"))
+    assert caught.type.__name__ == "SecretUnavailable"
 
 
 def test_an_unreachable_discord_is_a_connection_error_naming_the_address(make_channel, discord_server):

@@ -157,3 +157,32 @@ def test_a_wrong_token_shows_in_health_with_the_fix_and_never_in_the_log(tmp_pat
     assert "Reset Token" in discord["lastError"]
     assert health["status"]  # the gateway itself is up while the channel waits to retry
     assert wrong not in log.read_text() and wrong not in json.dumps(health)
+
+
+def test_an_unset_token_variable_is_failed_once_not_retried(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    log = tmp_path / "gateway.log"
+    channel = {"enabled": True, "token": "env:DISCORD_TEST_TOKEN", "apiBase": "http://127.0.0.1:9"}
+    (home / "config.json").write_text(json.dumps({"channels": {"discord": channel}}))
+    env = _env(home, plugins="discord")
+    del env["DISCORD_TEST_TOKEN"]
+    with log.open("wb") as output:
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "nanofolks_core", "gateway", "--port", "0"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for(lambda: (home / "run" / "gateway.json").exists(), 60, "no run/gateway.json", log)
+        first = _health(home)["channels"]["discord"]
+        time.sleep(1.5)  # long enough for a first backoff restart, were there one
+        later = _health(home)["channels"]["discord"]
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        code = gateway.wait(30)
+    assert code == 0
+    assert first["state"] == later["state"] == "failed", later
+    assert later["restarts"] == 0
+    assert "DISCORD_TEST_TOKEN" in later["lastError"]

@@ -52,7 +52,7 @@ def slack():
 class Gateway:
     """``nanofolks gateway --port 0`` as a subprocess, with Slack pointed at ``slack``."""
 
-    def __init__(self, home, site, llm_server, slack, *, bot_token: str) -> None:
+    def __init__(self, home, site, llm_server, slack, *, bot_token: str, app_token_set: bool = True) -> None:
         config = {
             "agents": {"defaults": {"model": "local/test-model"}},
             "providers": {"local": {"apiBase": llm_server.base_url}},
@@ -77,6 +77,8 @@ class Gateway:
             "TEST_SLACK_BOT_TOKEN": bot_token,
             "TEST_SLACK_APP_TOKEN": slack.app_token,
         }
+        if not app_token_set:
+            del self.env["TEST_SLACK_APP_TOKEN"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nanofolks_core", "gateway", "--port", "0"],
             env=self.env,
@@ -144,3 +146,17 @@ def test_a_rejected_bot_token_shows_in_channels_status_with_the_key_to_fix(nanof
     assert "xoxb-revoked-123" not in status.stdout + gateway.err
     assert slack.connections == 0
     assert gateway.proc.returncode == 0
+
+
+def test_an_unset_app_token_variable_is_failed_once_not_retried(nanofolks_home, tmp_path, llm_server, slack):
+    site = tmp_path / "site"
+    gateway = Gateway(nanofolks_home, site, llm_server, slack, bot_token=slack.bot_token, app_token_set=False)
+    with gateway:
+        first = gateway.health()["channels"]["slack"]
+        time.sleep(1.5)  # long enough for a first backoff restart, were there one
+        later = gateway.health()["channels"]["slack"]
+    assert first["state"] == later["state"] == "failed", later
+    assert later["restarts"] == 0
+    assert "TEST_SLACK_APP_TOKEN" in later["lastError"]
+    assert slack.calls == []  # never got as far as asking Slack
+    assert gateway.proc.returncode == 0, gateway.err

@@ -335,6 +335,7 @@ def nanofolks_metrics() -> list[str] | None:
 
     :return: lines such as ``# TYPE nanofolks_turns_total counter`` and
         ``nanofolks_turns_total{room="general"} 12``, or None. Every implementation's lines are
-        joined in plugin order. Called once per scrape, in the gateway's event loop: read, don't wait.
+        joined in plugin order. Called in a worker thread, at most once every 5 s (scrapes in between
+    get the same lines): be thread-safe, read, don't wait.
     A plugin that raises is switched off; the others' lines are still served.
     """

@@ -40,6 +40,18 @@ EXPORT_FIELDS = (
 )
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert_cell(value: Any) -> Any:
+    """Text a user or a model wrote, made safe to open in a spreadsheet: a cell that would start a
+    formula gets a leading ``'`` (OWASP's advice), so ``=HYPERLINK(...)`` stays text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _filters(function):
     function = click.option(
         "--kind",
@@ -160,7 +172,7 @@ def export(since, room, bot, kinds, fmt: str, output: str | None) -> None:
         for entry in entries:
             row = public(entry)
             row["detail"] = json.dumps(row.get("detail", {}), ensure_ascii=False)
-            writer.writerow(row)
+            writer.writerow({key: _inert_cell(value) for key, value in row.items()})
     if output is None:
         sys.stdout.write(buffer.getvalue())
         return
@@ -176,7 +188,7 @@ def export(since, room, bot, kinds, fmt: str, output: str | None) -> None:
 @click.option("--before", required=True, help="Delete entries older than this: 90d, 2w, or a date like 2026-01-01.")
 def prune(before: str) -> None:
     """Delete old entries (the work log otherwise keeps everything)."""
-    cutoff = parse_since(before)
+    cutoff = parse_since(before, option="--before")
     if cutoff is None or cutoff > time.time():
         raise UsageError(f"--before {before!r} is not in the past")
     count = worklog_for(data_root()).prune(cutoff)

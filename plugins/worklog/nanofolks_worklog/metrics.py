@@ -134,6 +134,19 @@ def _finish(bucket: dict[str, Any]) -> dict[str, Any]:
 # -- Prometheus -----------------------------------------------------------------------------------
 
 
+#: SQL: the entry is a call of a tool that does not exist, or a delegation to a bot that does not
+#: (the core's error texts for them, kept in ``detail.error``).
+_INVENTED = (
+    "(json_extract(detail, '$.error') LIKE 'there is no tool named %' "
+    "OR json_extract(detail, '$.error') LIKE 'cannot delegate to %')"
+)
+
+
+def _boolean(value: Any) -> str:
+    """Prometheus label values are case-sensitive text; Python's ``True`` is not what queries expect."""
+    return "true" if value else "false"
+
+
 def _labels(**labels: Any) -> str:
     parts = []
     for key, value in labels.items():
@@ -161,7 +174,7 @@ def prometheus_lines(work: WorkLog | None = None, *, now: float | None = None) -
         "nanofolks_turns_total",
         "counter",
         "Messages the crew answered.",
-        [({"room": r["room"], "channel": r["channel"], "routine": bool(r["routine"])}, r["n"]) for r in turns],
+        [({"room": r["room"], "channel": r["channel"], "routine": _boolean(r["routine"])}, r["n"]) for r in turns],
     )
     calls = work.rows(
         "SELECT provider, tier, COUNT(*) AS n, SUM(prompt_tokens) AS p, SUM(completion_tokens) AS c, "
@@ -184,15 +197,18 @@ def prometheus_lines(work: WorkLog | None = None, *, now: float | None = None) -
         "Cost the providers reported (calls without a price are left out).",
         [({"provider": r["provider"], "tier": r["tier"]}, r["cost"] or 0.0) for r in calls],
     )
+    # A name the model made up (the crew answered "there is no tool named ..." / "cannot delegate to ...")
+    # is labelled unknown: one series per invented name would grow without bound.
     tools = work.rows(
-        "SELECT name, outcome, COUNT(*) AS n FROM entry WHERE kind IN ('tool', 'delegation') GROUP BY 1, 2"
+        f"SELECT CASE WHEN {_INVENTED} THEN '{UNKNOWN}' ELSE name END AS tool, outcome, COUNT(*) AS n "  # noqa: S608
+        "FROM entry WHERE kind IN ('tool', 'delegation') GROUP BY 1, 2"
     )
     _family(
         lines,
         "nanofolks_tool_calls_total",
         "counter",
         "Tool calls by outcome (ok, error, denied).",
-        [({"tool": r["name"], "outcome": r["outcome"]}, r["n"]) for r in tools],
+        [({"tool": r["tool"], "outcome": r["outcome"]}, r["n"]) for r in tools],
     )
     recent = [
         r["seconds"]

@@ -3,6 +3,7 @@ against the testing kit's local OpenAI-compatible server, a real gateway for ``/
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import sqlite3
@@ -181,7 +182,7 @@ def test_the_gateway_serves_prometheus_metrics(home, llm_server):
     assert content_type.startswith("text/plain; version=0.0.4")
     samples = dict(line.rsplit(" ", 1) for line in body.splitlines() if line and not line.startswith("#"))
     assert samples["nanofolks_gateway_up"] == "1"
-    assert samples['nanofolks_turns_total{room="general",channel="cli",routine="False"}'] == "1"
+    assert samples['nanofolks_turns_total{room="general",channel="cli",routine="false"}'] == "1"
     assert samples['nanofolks_model_calls_total{provider="vllm",tier="-"}'] == str(len(llm_server.requests)) == "1"
     assert "# TYPE nanofolks_turn_latency_seconds summary" in body
 
@@ -219,3 +220,25 @@ def test_metrics_price_calls_with_the_routers_prices_when_the_provider_reports_n
     prompt, completion = total["prompt_tokens"], total["completion_tokens"]
     assert total["cost"] == pytest.approx((prompt * 1000 + completion * 2000) / 1_000_000)
     assert total["unpriced_calls"] == 0
+
+
+def test_prune_and_export_refuse_bad_input_and_csv_cells_cannot_be_formulas(home, llm_server):
+    too_far = run(["worklog", "prune", "--before", "99999999999999w"], home)
+    assert too_far.returncode == 2 and "Traceback" not in too_far.stderr
+    assert too_far.stderr.count("\n") == 1 and "--before '99999999999999w' is too far back" in too_far.stderr
+    unreadable = run(["worklog", "prune", "--before", "abc"], home)
+    assert unreadable.returncode == 2 and "cannot read --before 'abc'" in unreadable.stderr
+    assert "--since" not in unreadable.stderr
+
+    formulas = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1:A2)"]
+    for text in formulas:
+        assert run(["chat", "-m", text], home).returncode == 0
+    out = home.parent / "log.csv"
+    assert run(["worklog", "export", "--kind", "turn", "--format", "csv", "-o", str(out)], home).returncode == 0
+    with out.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["summary"].split("\n")[0] for row in rows] == ["'" + text for text in formulas]
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row.values())
+    assert rows[0]["kind"] == "turn" and float(rows[0]["seconds"]) >= 0  # plain cells unchanged
+    jsonl = run(["worklog", "export", "--kind", "turn"], home).stdout.splitlines()
+    assert json.loads(jsonl[0])["summary"].startswith(formulas[0])  # JSON lines keep the text as written

@@ -153,9 +153,33 @@ def test_latency_percentiles_and_prometheus_lines(nanofolks_home):
     assert percentile([], 0.5) is None and percentile([5.0], 0.95) == 5.0
     lines = prometheus_lines(work)
     samples = dict(line.rsplit(" ", 1) for line in lines if not line.startswith("#"))
-    assert samples['nanofolks_turns_total{room="general",channel="cli",routine="False"}'] == "5"
-    assert samples['nanofolks_turns_total{room="ops",channel="routine",routine="True"}'] == "1"
+    assert samples['nanofolks_turns_total{room="general",channel="cli",routine="false"}'] == "5"
+    assert samples['nanofolks_turns_total{room="ops",channel="routine",routine="true"}'] == "1"
     assert samples['nanofolks_model_calls_total{provider="vllm",tier="-"}'] == "1"
     assert samples['nanofolks_turn_latency_seconds{quantile="0.5"}'] == "0.3"
     assert samples["nanofolks_turn_latency_seconds_count"] == "6"
     assert json.dumps(lines)  # plain strings, one sample each
+
+
+def test_tools_a_model_made_up_are_one_unknown_series(nanofolks_home):
+    work = worklog_for(nanofolks_home)
+    work.add("tool", room="general", bot="coder", name="write_file", outcome="ok", detail={"error": None})
+    for invented in ("rm_rf_everything", "summon_dragon", "x" * 300):
+        error = f"there is no tool named {invented!r} for you; your tools: read_file, write_file"
+        work.add("tool", room="general", bot="coder", name=invented, outcome="error", detail={"error": error})
+    work.add("delegation", room="general", bot="leader", name="wizard", outcome="error",
+             detail={"error": "cannot delegate to 'wizard'; choose one of coder, researcher"})  # fmt: skip
+    work.add("delegation", room="general", bot="leader", name="coder", outcome="ok", detail={"error": None})
+    work.add("tool", room="general", bot="coder", name="write_file", outcome="error",
+             detail={"error": "the workspace folder cannot be created"})  # fmt: skip
+    samples = dict(
+        line.rsplit(" ", 1) for line in prometheus_lines(work) if line.startswith("nanofolks_tool_calls_total{")
+    )
+    assert samples == {
+        'nanofolks_tool_calls_total{tool="write_file",outcome="ok"}': "1",
+        'nanofolks_tool_calls_total{tool="write_file",outcome="error"}': "1",
+        'nanofolks_tool_calls_total{tool="coder",outcome="ok"}': "1",
+        'nanofolks_tool_calls_total{tool="unknown",outcome="error"}': "4",
+    }
+    # The log itself keeps what the model asked for.
+    assert {e["name"] for e in work.query(kinds=("tool",), limit=10)} >= {"summon_dragon", "rm_rf_everything"}

@@ -194,16 +194,23 @@ class ChromaMemory:
 
     def _index(self, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
         searchable = [row for row in rows if row[2].strip()]
-        for start in range(0, len(searchable), EMBED_CHUNK):
-            chunk = searchable[start : start + EMBED_CHUNK]
-            with self._searches_changed:
-                self._searches_changed.wait_for(lambda: self._searches == 0, timeout=SEARCH_FIRST_S)
-            vectors = self.embedder.embed([text for _, _, text, _ in chunk])
+        if searchable:
+            texts = [text for _, _, text, _ in searchable]
+            chunks = []
+            for start in range(0, len(texts), EMBED_CHUNK):
+                with self._searches_changed:
+                    self._searches_changed.wait_for(lambda: self._searches == 0, timeout=SEARCH_FIRST_S)
+                chunks.append(self.embedder.embed(texts[start : start + EMBED_CHUNK]))
+            if len(chunks) > 1:
+                import numpy as np  # loaded by the embedder already; not at start-up
+
+                chunks = [np.concatenate(chunks)]
+            # One upsert per batch: chromadb's cost per call is what kept the insert rate.
             self.vectors.upsert(
-                [entry_id for _, entry_id, _, _ in chunk],
-                vectors,
-                [text for _, _, text, _ in chunk],
-                [meta for *_, meta in chunk],
+                [entry_id for _, entry_id, _, _ in searchable],
+                chunks[0],
+                texts,
+                [meta for *_, meta in searchable],
             )
         self.store.mark_indexed([seq for seq, *_ in rows])
 

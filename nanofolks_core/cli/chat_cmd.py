@@ -187,6 +187,31 @@ class _LocalSession:
         return self.app.rooms.get(name).id
 
 
+def in_process_session(data_root: Any) -> tuple[_LocalSession, Callable[[], None]]:
+    """The crew in this process, for a chat whose gateway went away; and the function that closes it."""
+    import asyncio
+
+    from nanofolks_core.app import App
+    from nanofolks_core.cli.interrupts import keep_sigint_on_main_thread
+
+    keep_sigint_on_main_thread()  # before the crew starts any worker thread
+    app = App(data_root=data_root)
+    runner = asyncio.Runner()
+    try:
+        crew = runner.run(_open_crew(app))
+    except BaseException:
+        runner.close()
+        raise
+
+    def close() -> None:
+        try:
+            runner.run(crew.aclose())
+        finally:
+            runner.close()
+
+    return _LocalSession(runner, app, crew), close
+
+
 async def _turn(crew, printer: ReplyPrinter, text: str, room: str, stream: bool) -> None:
     from nanofolks_core.cli.chat_output import print_turn_json
     from nanofolks_core.messages import InboundMessage

@@ -15,7 +15,14 @@ from typing import Any
 import click
 
 from nanofolks_core.gateway import protocol
-from nanofolks_core.gateway.client import GatewayClient, GatewayLost, GatewayRefused, connect
+from nanofolks_core.gateway.client import (
+    GatewayClient,
+    GatewayLost,
+    GatewayRefused,
+    GatewayUnreached,
+    RemoteError,
+    connect,
+)
 from nanofolks_core.text import for_terminal
 
 
@@ -75,7 +82,13 @@ class TickingCounter:
 
 
 class RemoteChat:
-    """The gateway's crew, one request at a time over one connection (reopened after Ctrl-C)."""
+    """The gateway's crew, one request at a time over one connection (reopened after Ctrl-C).
+
+    A gateway that stopped, restarted or died between two messages is no reason to lose the next
+    one: a request the gateway never got (the connection was already closed, or a stopping gateway
+    refused it) goes to the gateway running now, else to the crew in this process (one warning).
+    Only a failure after the gateway took the message is reported as lost.
+    """
 
     def __init__(self, client: GatewayClient, hello: dict[str, Any], data_root: Any) -> None:
         self.client: GatewayClient | None = client
@@ -83,6 +96,9 @@ class RemoteChat:
         self.team = protocol.WireTeam(hello["team"])
         self.warnings = tuple(hello.get("warnings", ()))
         self.model = hello.get("model") or "the model"
+        self.pid = client.pid
+        self.local: Any = None  # the in-process session, once the gateway is gone
+        self._close_local: Any = None
 
     def __enter__(self) -> RemoteChat:
         return self
@@ -90,22 +106,73 @@ class RemoteChat:
     def __exit__(self, *exc: object) -> None:
         if self.client is not None:
             self.client.close()
+        if self._close_local is not None:
+            self._close_local()
 
-    def _client(self) -> GatewayClient:
-        if self.client is None:  # closed after a Ctrl-C (which cancelled that turn in the gateway)
-            self.client = connect(self.data_root)
-            if self.client is None:
-                raise GatewayLost("the gateway is no longer running; start it with `nanofolks gateway`")
-        return self.client
+    def _client(self, room: str = "general") -> GatewayClient | None:
+        """The open connection; else one to the gateway running now (hello'd); None: none runs."""
+        if self.client is not None:
+            return self.client
+        client = connect(self.data_root)
+        if client is None:
+            return None
+        try:
+            hello = client.hello(room=room)
+        except GatewayRefused:
+            client.close()
+            return None
+        except BaseException:
+            client.close()
+            raise
+        if client.pid != self.pid:
+            click.echo(f"warning: the gateway restarted (now pid {client.pid}); going on with it", err=True)
+            self.pid = client.pid
+        self.model = hello.get("model") or self.model
+        self.client = client
+        return client
+
+    def _forget(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def _in_process(self) -> Any:
+        if self.local is None:
+            from nanofolks_core.cli.chat_cmd import in_process_session
+
+            click.echo(
+                f"warning: the gateway (pid {self.pid}) is no longer running; answering in this process from now on",
+                err=True,
+            )
+            self.local, self._close_local = in_process_session(self.data_root)
+        return self.local
 
     def wait_counter(self, enabled: bool) -> TickingCounter:
         return TickingCounter(enabled)
 
     def turn(self, printer: Any, text: str, room: str, stream: bool) -> None:
-        """One message: the printer gets the gateway's events, then warnings and ``--json`` as in process."""
+        """One message: the printer gets the gateway's events, then warnings and ``--json`` as in process.
+
+        Sent exactly once: to this gateway, a new one, or the crew in this process."""
+        for _attempt in range(3):  # this connection, then a gateway started since, then in process
+            client = self._client(room) if self.local is None else None
+            if client is None:
+                self._in_process().turn(printer, text, room, stream)
+                return
+            try:
+                self._remote_turn(client, printer, text, room, stream)
+                return
+            except GatewayUnreached:
+                self._forget()  # never sent: send it again below
+            except RemoteError as exc:
+                if exc.kind != "refused":
+                    raise
+                self._forget()  # a stopping gateway took no new turn: send it again below
+        self._in_process().turn(printer, text, room, stream)
+
+    def _remote_turn(self, client: GatewayClient, printer: Any, text: str, room: str, stream: bool) -> None:
         from nanofolks_core.cli.chat_output import print_turn_json
 
-        client = self._client()
         printer.counter.start(f"waiting for {self.model}")
         result = None
         try:
@@ -116,8 +183,7 @@ class RemoteChat:
                     result = protocol.turn_from_wire(message["turn"])
         except (KeyboardInterrupt, GatewayLost):
             # Closing the connection is what cancels the turn in the gateway (nothing is stored).
-            client.close()
-            self.client = None
+            self._forget()
             raise
         finally:
             printer.end_stream()
@@ -128,8 +194,22 @@ class RemoteChat:
         if printer.as_json:
             print_turn_json(result)
 
+    def _session_call(self, op: str, **arguments: Any) -> dict[str, Any] | None:
+        """A short request to the gateway (reconnecting once); None when only this process is left."""
+        for _attempt in range(2):
+            client = self._client() if self.local is None else None
+            if client is None:
+                return None
+            try:
+                return client.call(op, **arguments)
+            except GatewayUnreached:
+                self._forget()
+        return None
+
     def room_ids(self) -> list[str]:
-        return list(self._client().call("rooms")["rooms"])
+        answer = self._session_call("rooms")
+        return list(answer["rooms"]) if answer is not None else self._in_process().room_ids()
 
     def room_id(self, name: str) -> str:
-        return self._client().call("room.get", room=name)["room"]
+        answer = self._session_call("room.get", room=name)
+        return answer["room"] if answer is not None else self._in_process().room_id(name)

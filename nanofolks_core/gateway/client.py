@@ -36,6 +36,11 @@ class GatewayLost(NanofolksError):
     """The gateway went away in the middle of a request."""
 
 
+class GatewayUnreached(GatewayLost):
+    """The connection was already dead when a request was to be sent: the gateway never got it,
+    so sending it again (to a new gateway, or in process) does it exactly once."""
+
+
 class RemoteError(NanofolksError):
     """An error the gateway reported for a request: printed and exited with as in process."""
 
@@ -120,10 +125,13 @@ class GatewayClient:
         an ``error`` line raises :class:`RemoteError`. ``on_idle`` is called while nothing comes."""
         self._next_id += 1
         request_id = self._next_id
+        if self._closed_by_gateway():
+            raise self._unreached(None)
         try:
             self.sock.sendall(protocol.encode({"op": op, "id": request_id, **arguments}))
         except OSError as exc:
-            raise self._lost(exc) from None
+            # A peer that closed never reads what we send: an incomplete line is never acted on.
+            raise self._unreached(exc) from None
         while True:
             message = protocol.decode(self._read_line(on_idle))
             if message.get("id") not in (request_id, None):
@@ -159,6 +167,27 @@ class GatewayClient:
             if not data:
                 raise self._lost(None)
             self._buffer += data
+
+    def _closed_by_gateway(self) -> bool:
+        """Whether the gateway has closed this connection (it stopped, or died, since the last request)."""
+        if self._buffer:
+            return False
+        try:
+            self.sock.setblocking(False)
+            return self.sock.recv(1, socket.MSG_PEEK) == b""
+        except (BlockingIOError, InterruptedError):
+            return False  # open, nothing to read: the usual case
+        except OSError:
+            return True
+        finally:
+            try:
+                self.sock.settimeout(IDLE_TICK)
+            except OSError:
+                pass
+
+    def _unreached(self, cause: BaseException | None) -> GatewayUnreached:
+        why = f" ({cause})" if cause is not None and str(cause) else ""
+        return GatewayUnreached(f"the gateway (pid {self.pid}) closed the connection before this request{why}")
 
     def _lost(self, cause: BaseException | None) -> GatewayLost:
         why = f" ({cause})" if cause is not None and str(cause) else ""

@@ -223,7 +223,10 @@ def _error_fields(exc: BaseException, gateway: Any) -> dict[str, Any]:
     """What the CLI prints (after ``Error: ``) and exits with, as the in-process path would."""
     if isinstance(exc, _ProtocolError):
         return {"kind": "protocol", "exit_code": 1, "message": str(exc)}
-    if isinstance(exc, _Refused):
+    from nanofolks_core.gateway.server import GatewayStopping  # loaded already: the gateway runs it
+
+    if isinstance(exc, _Refused | GatewayStopping):
+        # Nothing was done with the request: the client may send it elsewhere (a new gateway, in process).
         return {"kind": "refused", "exit_code": 1, "message": str(exc)}
     if isinstance(exc, NanofolksError):
         return {"kind": "usage" if exc.exit_code == 2 else "error", "exit_code": exc.exit_code, "message": str(exc)}

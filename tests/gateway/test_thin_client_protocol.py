@@ -215,3 +215,19 @@ def test_a_turn_given_up_at_shutdown_is_a_clean_error_and_no_asyncio_traceback(t
     assert [a["type"] for a in answers] == ["event", "error"]
     assert answers[-1]["exit_code"] == 1 and "stopped before this turn finished" in answers[-1]["message"]
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+class _StoppingGateway(_SlowGateway):
+    """A gateway that began shutting down after this client's hello: it starts no new turn."""
+
+    async def handle(self, inbound, *, on_event=None, stream=False):
+        from nanofolks_core.gateway.server import GatewayStopping
+
+        raise GatewayStopping("the gateway is shutting down; send the message again once it is back")
+
+
+def test_a_chat_a_stopping_gateway_did_not_start_is_refused_so_the_client_sends_it_elsewhere(tmp_path):
+    answers = asyncio.run(
+        _conversation(_StoppingGateway(0), tmp_path / "e.sock", [{"op": "chat", "id": 1, "text": "hi"}])
+    )
+    assert [(a["type"], a["kind"]) for a in answers] == [("error", "refused")]

@@ -281,7 +281,8 @@ def chat(ctx: click.Context, message: str | None, room: str, no_stream: bool, as
     are not valid UTF-8 become U+FFFD); the exit status is 1 if any of them failed.
     Ctrl-C stops the reply being written; Ctrl-C twice or Ctrl-D leaves.
     When `nanofolks gateway` runs for this data folder, the chat goes through it (same output,
-    no start-up cost); NANOFOLKS_NO_GATEWAY=1 runs the crew in this process instead.
+    no start-up cost); NANOFOLKS_NO_GATEWAY=1 runs the crew in this process instead. A gateway that
+    stops between two messages loses nothing: the next goes to the restarted gateway, else here.
     """
     if message is not None:
         message = clean_text(message)

@@ -1,6 +1,7 @@
 """Recall of the chroma memory on long multi-session conversations: BM25 alone, dense alone, hybrid.
 
-    python tests/bench/bench_recall.py                 # 6 conversations, 72 sessions, ~1,900 turns
+    python tests/bench/bench_recall.py                 # both sets: user/assistant, then two named people
+    python tests/bench/bench_recall.py --set dialogs   # only the harder set (recall_dialogs.py, 4,320 turns)
     python tests/bench/bench_recall.py --tune          # grid over the fusion settings, on the dev half only
 
 The conversations come from ``plugins/memory-chroma/tests/recall_conversations.py`` (deterministic,

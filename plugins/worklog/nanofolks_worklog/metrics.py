@@ -200,7 +200,7 @@ def prometheus_lines(work: WorkLog | None = None, *, now: float | None = None) -
     # A name the model made up (the crew answered "there is no tool named ..." / "cannot delegate to ...")
     # is labelled unknown: one series per invented name would grow without bound.
     tools = work.rows(
-        f"SELECT CASE WHEN {_INVENTED} THEN '{UNKNOWN}' ELSE name END AS tool, outcome, COUNT(*) AS n "  # noqa: S608
+        f"SELECT CASE WHEN {_INVENTED} THEN '{UNKNOWN}' ELSE name END AS tool, outcome, COUNT(*) AS n "  # noqa: S608  # nosec B608 - fixed text
         "FROM entry WHERE kind IN ('tool', 'delegation') GROUP BY 1, 2"
     )
     _family(

@@ -155,10 +155,14 @@ class RoutineStore:
         """Store a new user routine; a name already used (also by a team routine) is a UsageError."""
         with self.locked():
             data = self.read()
-            if routine.name in data["routines"] or routine.name in taken:
+            # "Morning" and "morning" would be two routines nobody can tell apart in a list.
+            clash = next(
+                (name for name in (*data["routines"], *taken) if name.casefold() == routine.name.casefold()), None
+            )
+            if clash is not None:
                 raise UsageError(
-                    f"a routine named {routine.name!r} already exists; pick another name "
-                    f"or remove it first with `nanofolks routines remove {routine.name}`"
+                    f"a routine named {clash!r} already exists; pick another name "
+                    f"or remove it first with `nanofolks routines remove {clash}`"
                 )
             data["routines"][routine.name] = routine.to_json()
             self._write(data)

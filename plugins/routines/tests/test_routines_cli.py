@@ -57,6 +57,7 @@ BAD = [
     (["--every", "5", "--bot", "pirate"], "unknown bot 'pirate'"),
     (["--every", "5", "--name", "two words"], "invalid routine name"),
     (["--every", "5", "--name", "tick"], "already exists"),
+    (["--every", "5", "--name", "Tick"], "a routine named 'tick' already exists"),
     (["--every", "5", "--name", "leader-daily-summary"], "already exists"),
     (["--every", "5", "--message", "   "], "--message is empty"),
 ]

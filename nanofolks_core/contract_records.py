@@ -96,7 +96,9 @@ class Check:
 
 @attrs.frozen(kw_only=True)
 class MemoryEvent:
-    """One message to remember. ``role`` is "user" or "assistant"; ``bot`` says which crew member spoke."""
+    """One message to remember. ``role`` is "user" or "assistant"; ``bot`` says which crew member spoke;
+    ``sender`` who wrote a user message, as the chat app names them (a display name, else an id;
+    None from the terminal), so a memory backend can answer "what did Ada say about ...?"."""
 
     id: str
     room: str
@@ -105,6 +107,7 @@ class MemoryEvent:
     bot: str | None = None
     channel: str | None = None
     ts: float = attrs.field(factory=time.time)
+    sender: str | None = None
 
 
 @attrs.frozen(kw_only=True)

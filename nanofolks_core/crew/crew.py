@@ -49,6 +49,21 @@ HISTORY_READ_LIMIT = 400
 MEMORY_SHARE = 0.1
 
 
+def _sender_meta(inbound: InboundMessage) -> dict[str, Any]:
+    """What the room history keeps of who wrote a message: the channel's id, and its display name."""
+    name = inbound.metadata.get("sender_name") if isinstance(inbound.metadata, dict) else None
+    return {"sender": inbound.sender, **({"sender_name": str(name)} if name else {})}
+
+
+def _speaker(message: Any) -> str | None:
+    """Who wrote a user message, for memory: a chat app's display name, else its id (None for the
+    terminal's anonymous "user")."""
+    if message.role != "user":
+        return None
+    name = message.meta.get("sender_name") or message.meta.get("sender")
+    return None if name in (None, "", "user") else str(name)
+
+
 class Crew:
     """Team, rooms, history, memory, router, model access and tools, wired together."""
 
@@ -266,7 +281,7 @@ class Crew:
             )
             final.append(attrs.evolve(reply, text=for_terminal(clean_text(self.sanitize(outbound.text)))))
         user_message = SessionMessage(
-            role="user", content=text, channel=inbound.channel, meta={"sender": inbound.sender}
+            role="user", content=text, channel=inbound.channel, meta=_sender_meta(inbound)
         )
         stored = [user_message] + [
             SessionMessage(
@@ -323,6 +338,7 @@ class Crew:
                         bot=message.bot,
                         channel=message.channel,
                         ts=message.ts,
+                        sender=_speaker(message),
                     )
                 )
             except Exception as exc:  # noqa: BLE001 - the room history has it; memory is a help

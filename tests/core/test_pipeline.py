@@ -262,3 +262,16 @@ def test_an_unreachable_memory_does_not_stop_the_crew(make_crew, llm_server):
     assert result.replies[0].text == "[test-model] Hello"
     assert any("memory unavailable" in w and "Chroma server" in w for w in result.warnings)
     assert [e.role for e in crew.memory.recorded] == ["user", "assistant"]
+
+
+def test_who_wrote_a_chat_app_message_reaches_memory_and_the_history(make_crew, llm_server):
+    crew = make_crew()
+    crew.memory = _DownMemory()
+    asyncio.run(crew.handle(InboundMessage(text="Hi all", channel="telegram", sender="4242", chat_id="-1",
+                                           metadata={"sender_name": "Ada", "aliases": ["ada"]})))  # fmt: skip
+    ask(crew, "And from the terminal")
+    user_events = [e for e in crew.memory.recorded if e.role == "user"]
+    assert [e.sender for e in user_events] == ["Ada", None]  # the terminal's anonymous "user" is nobody
+    assert all(e.sender is None for e in crew.memory.recorded if e.role == "assistant")
+    stored = crew.sessions.read("general")[0]
+    assert stored.meta == {"sender": "4242", "sender_name": "Ada"}

@@ -26,7 +26,10 @@ def _when(ts: float) -> str:
 
 def _memory_line(hit: Any, room: str) -> str:
     meta = hit.metadata
-    speaker = "the user" if meta.get("role") == "user" else (meta.get("bot") or "the crew")
+    if meta.get("role") == "user":
+        speaker = meta.get("bot") or "the user"  # a chat app's sender name, when it gave one
+    else:
+        speaker = meta.get("bot") or "the crew"
     where = "this room" if meta.get("room") == room else f"room {meta.get('room', '?')}"
     text = " ".join(hit.text.split())
     if len(text) > MAX_MEMORY_CHARS:

@@ -189,7 +189,9 @@ class MemoryStore:
                     cursor = self._db.execute(
                         "INSERT OR IGNORE INTO messages (id, room, role, bot, channel, ts, text) "
                         "VALUES (?,?,?,?,?,?,?)",
-                        (event.id, event.room, event.role, event.bot, event.channel, event.ts, event.text),
+                        # The bot column is who spoke: a crew member, or the person who wrote (when known).
+                        (event.id, event.room, event.role, event.bot or getattr(event, "sender", None),
+                         event.channel, event.ts, event.text),  # fmt: skip
                     )
                     if cursor.rowcount:
                         added.append((cursor.lastrowid, event))

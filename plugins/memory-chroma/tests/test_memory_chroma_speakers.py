@@ -115,3 +115,22 @@ def test_on_two_people_talking_hybrid_recall_at_10_beats_keyword_only_and_dense_
         assert hybrid >= DIALOG_FLOOR_AT_10, (hybrid, keyword, dense)
     finally:
         memory.close()
+
+
+def test_people_in_a_group_chat_are_speakers_through_the_events_sender(tmp_path):
+    """The pipeline passes who wrote a user message as ``sender`` (a chat app's display name)."""
+    memory = ChromaMemory(data_root=tmp_path)
+    try:
+        for index, (speaker, text) in enumerate(TURNS):
+            memory.record(
+                MemoryEvent(
+                    id=f"g{index}", room="group", role="user", sender=speaker, text=text, ts=1_700_000_000 + index
+                )
+            )
+        memory.flush()
+        found = [entry.id for entry in memory.rank("When did Maya go to the jazz concert?", limit=3)]
+        assert found[0] == "g3", found
+        context = memory.context_sync("Maya jazz concert", room="other", bot="leader", budget_tokens=400)
+        assert "Maya said: Yesterday I went to a jazz concert" in context
+    finally:
+        memory.close()

@@ -56,4 +56,4 @@ def test_a_routine_run_is_logged_and_counted(tmp_path, llm_server):
     total = json.loads(nanofolks("metrics", "--json").stdout)["total"]
     assert total["routine_runs"] == total["messages"] >= 1
     assert total["model_calls"] == requests
-    assert 'nanofolks_turns_total{room="general",channel="routine",routine="True"}' in scraped
+    assert 'nanofolks_turns_total{room="general",channel="routine",routine="true"}' in scraped
